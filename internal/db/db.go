@@ -1,0 +1,330 @@
+// Package db is the only package that holds SQL. Every query is a compile-time constant
+// with placeholders ($1, $2... which both SQLite and PostgreSQL accept); where the two
+// dialects differ, the code chooses between two constants. tools/staticsql enforces this.
+//
+// Times are stored as Unix microseconds and flags as 0/1 integers so that one query text
+// serves both dialects.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/coffer-mft/coffer/internal/errs"
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open metadata database.
+type DB struct {
+	dialect Dialect
+	read    *sql.DB // reads outside transactions
+	write   *sql.DB // transactions; for SQLite a single connection, so writers queue in Go
+	where   string  // a description for messages, never with a password
+}
+
+//go:embed migrations
+var migrations embed.FS
+
+// IsPostgres reports whether dsn selects PostgreSQL.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open connects to dsn: "postgres://..." (or "postgresql://...") selects PostgreSQL;
+// anything else is the path of a SQLite database file, created if missing. It checks the
+// connection but does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	const op = errs.Op("db.Open")
+	if IsPostgres(dsn) {
+		where := redact(dsn)
+		pool, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, errs.E(op, errs.Invalid, fmt.Errorf("bad PostgreSQL DSN %s: %w", where, err))
+		}
+		pool.SetMaxOpenConns(32)
+		pool.SetMaxIdleConns(16)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+		d := &DB{dialect: Postgres, read: pool, write: pool, where: where}
+		if err := d.ping(ctx); err != nil {
+			pool.Close()
+			return nil, errs.E(op, errs.Unavailable, fmt.Errorf("cannot connect to PostgreSQL at %s: %w (check that the server runs and the DSN's host, user and password are right)", where, err))
+		}
+		return d, nil
+	}
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	if path == "" {
+		return nil, errs.E(op, errs.Invalid, "empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, errs.E(op, fmt.Errorf("cannot create database directory: %w", err))
+		}
+	}
+	// synchronous(FULL): a commit is on disk before it returns (nothing acknowledged is lost).
+	// _txlock=immediate: a transaction takes the write lock at BEGIN, so two writers
+	// never deadlock upgrading a read lock.
+	u := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(FULL)&_txlock=immediate"
+	read, err := sql.Open("sqlite", u)
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	read.SetMaxOpenConns(8)
+	write, err := sql.Open("sqlite", u)
+	if err != nil {
+		read.Close()
+		return nil, errs.E(op, err)
+	}
+	write.SetMaxOpenConns(1)
+	d := &DB{dialect: SQLite, read: read, write: write, where: path}
+	if err := d.ping(ctx); err != nil {
+		d.Close()
+		return nil, errs.E(op, errs.Unavailable, fmt.Errorf("cannot open SQLite database %s: %w (check that the directory exists and is writable by this user)", path, err))
+	}
+	return d, nil
+}
+
+func (d *DB) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.write.PingContext(ctx); err != nil {
+		return err
+	}
+	// PingContext alone does not touch the SQLite file; a read does.
+	var n int
+	return d.write.QueryRowContext(ctx, "SELECT 1").Scan(&n)
+}
+
+// redact removes the password from a PostgreSQL URL for messages and logs.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable DSN)"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.String()
+}
+
+// Dialect reports which engine d uses.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// String describes the database for messages: a file path or a DSN without password.
+func (d *DB) String() string { return string(d.dialect) + " " + d.where }
+
+// Close closes all connections.
+func (d *DB) Close() error {
+	err := d.read.Close()
+	if d.write != d.read {
+		err = errors.Join(err, d.write.Close())
+	}
+	return err
+}
+
+// Migrate applies, in order and each in its own transaction, every numbered migration
+// file of d's dialect not yet applied. Concurrent starts of several nodes are safe: the
+// migration transaction holds a lock (SQLite: the write lock; PostgreSQL: an advisory lock).
+func (d *DB) Migrate(ctx context.Context) error {
+	const op = errs.Op("db.Migrate")
+	dir := "migrations/" + string(d.dialect)
+	names, err := fs.Glob(migrations, dir+"/*.sql")
+	if err != nil {
+		return errs.E(op, err)
+	}
+	sort.Strings(names)
+	// Two nodes starting at once would race on CREATE TABLE IF NOT EXISTS in PostgreSQL,
+	// so it runs under the same lock as the migrations themselves.
+	err = d.Tx(ctx, func(q Q) error {
+		if err := q.lockMigrations(ctx); err != nil {
+			return err
+		}
+		_, err := q.q.ExecContext(ctx, qCreateMigrations)
+		return err
+	})
+	if err != nil {
+		return errs.E(op, err)
+	}
+	for i, name := range names {
+		version := int64(i + 1)
+		if want := fmt.Sprintf("%04d_", version); !strings.HasPrefix(filepath.Base(name), want) {
+			return errs.E(op, fmt.Errorf("migration %s is out of sequence (want prefix %s)", name, want))
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return errs.E(op, err)
+		}
+		err = d.Tx(ctx, func(q Q) error {
+			if err := q.lockMigrations(ctx); err != nil {
+				return err
+			}
+			var n int
+			if err := q.q.QueryRowContext(ctx, qMigrationApplied, version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			// The one place where SQL text is not a constant in this file: it is a
+			// numbered migration compiled into the binary with go:embed, never data.
+			//coffer:allow-dynamic-sql migration files embedded from internal/db/migrations
+			if _, err := q.q.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			_, err := q.q.ExecContext(ctx, qMigrationRecord, version, micro(time.Now()))
+			return err
+		})
+		if err != nil {
+			return errs.E(op, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion reports the newest applied migration.
+func (d *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	var v sql.NullInt64
+	err := d.read.QueryRowContext(ctx, qSchemaVersion).Scan(&v)
+	return v.Int64, d.classify(err)
+}
+
+const (
+	qCreateMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)`
+	qMigrationApplied = `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`
+	qMigrationRecord  = `INSERT INTO schema_migrations (version, applied) VALUES ($1, $2)`
+	qMigrationLockPG  = `SELECT pg_advisory_xact_lock(7238411)`
+	qSchemaVersion    = `SELECT MAX(version) FROM schema_migrations`
+)
+
+// lockMigrations serialises migrating nodes until the transaction ends. In SQLite the
+// transaction's write lock already does.
+func (q Q) lockMigrations(ctx context.Context) error {
+	if q.d.dialect != Postgres {
+		return nil
+	}
+	_, err := q.q.ExecContext(ctx, qMigrationLockPG)
+	return err
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Q runs queries, either directly on the database or inside a transaction. Its methods,
+// grouped by aggregate in this package's other files, are the whole of Coffer's SQL.
+type Q struct {
+	q querier
+	d *DB
+}
+
+// Q returns a Q that runs each query on its own (no transaction). Use it for reads.
+func (d *DB) Q() Q { return Q{q: d.read, d: d} }
+
+// Tx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
+func (d *DB) Tx(ctx context.Context, fn func(Q) error) error {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return d.classify(err)
+	}
+	if err := fn(Q{q: tx, d: d}); err != nil {
+		_ = tx.Rollback()
+		return d.classify(err)
+	}
+	return d.classify(tx.Commit())
+}
+
+// classify turns driver errors into *errs.Error with a useful Kind; other errors pass.
+func (d *DB) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return errs.E(errs.NotFound, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errs.E(errs.Canceled, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return errs.E(errs.Exist, err)
+		case sqlite3.SQLITE_FULL:
+			return errs.E(errs.NoSpace, fmt.Errorf("database %s: disk full: %w", d.where, err))
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return errs.E(errs.Unavailable, err)
+		}
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return errs.E(errs.Exist, err)
+		case pe.Code == "53100":
+			return errs.E(errs.NoSpace, err)
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"):
+			return errs.E(errs.Unavailable, err)
+		}
+		return err
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return errs.E(errs.Unavailable, err)
+	}
+	return err
+}
+
+func micro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicro(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+func flag(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var notFound = errs.E(errs.NotFound, "no such record")
