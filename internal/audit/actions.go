@@ -1,0 +1,32 @@
+package audit
+
+// Actions recorded in the log. The list only grows; names are never reused.
+const (
+	ActLogin         = "login"
+	ActLockout       = "login.lockout"
+	ActTokenCreate   = "token.create"
+	ActTokenRevoke   = "token.revoke"
+	ActTokenUse      = "token.use" // only failures are recorded, successes would flood the log
+	ActFileUpload    = "file.upload"
+	ActFileDownload  = "file.download"
+	ActFileDelete    = "file.delete"
+	ActFileRename    = "file.rename"
+	ActFileStat      = "file.stat" // only denials
+	ActDirList       = "dir.list"  // only denials
+	ActDirCreate     = "dir.create"
+	ActDirDelete     = "dir.delete"
+	ActUserCreate    = "user.create"
+	ActUserUpdate    = "user.update"
+	ActUserPassword  = "user.password"
+	ActGroupCreate   = "group.create"
+	ActGroupDelete   = "group.delete"
+	ActGroupMember   = "group.member"
+	ActFolderCreate  = "folder.create"
+	ActFolderUpdate  = "folder.update"
+	ActGrantSet      = "grant.set"
+	ActGrantRevoke   = "grant.revoke"
+	ActAuditView     = "audit.view"
+	ActServerStart   = "server.start"
+	ActServerStop    = "server.stop"
+	ActLockoutLifted = "login.unlock"
+)

@@ -1,0 +1,319 @@
+// Package auth establishes who is asking: passwords (argon2id), API tokens, and the
+// lockout that stops guessing. Every protocol front-end calls the same methods, so there
+// is one authentication path per credential type and it fails closed. Successes and
+// failures are audited here.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/authz"
+	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/errs"
+)
+
+// Principal is an authenticated user, as the files layer and the front-ends see them.
+type Principal struct {
+	UserID   int64
+	Name     string
+	Admin    bool
+	Protocol string // audit.HTTPS, audit.SFTP, audit.CLI...
+	SourceIP string
+	TokenID  string // set when authenticated by an API token
+}
+
+// Subject is p for authorisation decisions.
+func (p Principal) Subject() authz.Subject { return authz.Subject{UserID: p.UserID, Admin: p.Admin} }
+
+// Client describes where a request comes from.
+type Client struct {
+	IP       string
+	Protocol string
+}
+
+// Policy sets the lockout and token rules.
+type Policy struct {
+	MaxUserFailures int           // failed sign-ins for one account within Window before it is locked
+	MaxIPFailures   int           // failed sign-ins (or bad tokens) from one address within Window before it is blocked
+	Window          time.Duration // how far back failures count
+	LockFor         time.Duration // how long a lockout lasts
+	TokenTTL        time.Duration // default lifetime of a new API token
+	MaxTokenTTL     time.Duration // longest lifetime a token may be given
+}
+
+// DefaultPolicy is what Coffer uses unless configured otherwise.
+var DefaultPolicy = Policy{
+	MaxUserFailures: 5,
+	MaxIPFailures:   20,
+	Window:          15 * time.Minute,
+	LockFor:         15 * time.Minute,
+	TokenTTL:        30 * 24 * time.Hour,
+	MaxTokenTTL:     366 * 24 * time.Hour,
+}
+
+// Service authenticates.
+type Service struct {
+	db     *db.DB
+	audit  *audit.Log
+	policy Policy
+	now    func() time.Time
+	hashes chan struct{} // bounds concurrent argon2id computations (19 MiB each)
+}
+
+// New returns a Service.
+func New(d *db.DB, a *audit.Log, p Policy) *Service {
+	return &Service{db: d, audit: a, policy: p, now: time.Now, hashes: make(chan struct{}, 2)}
+}
+
+// SetClock replaces the clock, for tests of expiry and lockout.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Policy returns the service's policy.
+func (s *Service) Policy() Policy { return s.policy }
+
+const (
+	scopeUser = "user"
+	scopeIP   = "ip"
+)
+
+// dummyHash is checked when the user does not exist, so that the answer takes as long
+// as for a real user and does not reveal which names exist.
+var dummyHash = func() string { h, _ := HashPassword("coffer-dummy-password"); return h }()
+
+func (s *Service) checkPassword(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case s.hashes <- struct{}{}:
+	case <-ctx.Done():
+		return false, errs.E(errs.Canceled, ctx.Err())
+	}
+	defer func() { <-s.hashes }()
+	return CheckPassword(hash, password), nil
+}
+
+var errBadCredentials = errs.E(errs.Unauthenticated, "wrong user name or password")
+
+// Password signs in name with password from c. Errors: Unauthenticated (wrong name or
+// password, disabled account: the same message for all, so as not to reveal which),
+// Locked (too many failures; the message says until when).
+func (s *Service) Password(ctx context.Context, name, password string, c Client) (Principal, error) {
+	const op = errs.Op("auth.Password")
+	rec := audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActLogin, Detail: "password"}
+	if err := s.checkLocked(ctx, name, c, rec); err != nil {
+		return Principal{}, errs.E(op, err)
+	}
+	q := s.db.Q()
+	u, err := q.UserByName(ctx, name)
+	if err != nil && !errs.Is(errs.NotFound, err) {
+		return Principal{}, errs.E(op, err)
+	}
+	hash := u.PasswordHash
+	if err != nil || hash == "" {
+		hash = dummyHash
+	}
+	ok, cerr := s.checkPassword(ctx, hash, password)
+	if cerr != nil {
+		return Principal{}, errs.E(op, cerr)
+	}
+	switch {
+	case err != nil:
+		rec.Detail = "password: no such user"
+	case u.PasswordHash == "":
+		rec.Detail = "password: password sign-in not set up for this user"
+		ok = false
+	case !ok:
+		rec.Detail = "password: wrong password"
+	case u.Disabled:
+		rec.Detail = "password: account disabled"
+		ok = false
+	}
+	if !ok {
+		return Principal{}, errs.E(op, s.fail(ctx, name, c, rec))
+	}
+	rec.Result = audit.OK
+	if err := s.db.Tx(ctx, func(q db.Q) error {
+		if err := q.ClearLoginFailures(ctx, scopeUser, name); err != nil {
+			return err
+		}
+		return s.audit.AppendTx(ctx, q, rec)
+	}); err != nil {
+		return Principal{}, errs.E(op, err)
+	}
+	return Principal{UserID: u.ID, Name: u.Name, Admin: u.Admin, Protocol: c.Protocol, SourceIP: c.IP}, nil
+}
+
+// checkLocked returns Locked, audited, when the account or the address is locked out.
+func (s *Service) checkLocked(ctx context.Context, name string, c Client, rec audit.Record) error {
+	now := s.now()
+	q := s.db.Q()
+	for _, sub := range []struct{ scope, subject, what string }{{scopeIP, c.IP, "address " + c.IP}, {scopeUser, name, "account " + name}} {
+		if sub.subject == "" {
+			continue
+		}
+		until, err := q.LockoutUntil(ctx, sub.scope, sub.subject)
+		if err != nil {
+			return err
+		}
+		if until.After(now) {
+			rec.Result = audit.Denied
+			rec.Detail = rec.Detail + ": " + sub.what + " locked out"
+			if err := s.audit.Append(ctx, rec); err != nil {
+				return err
+			}
+			return errs.E(errs.Locked, fmt.Errorf("too many failed sign-ins: %s is locked until %s UTC; wait, or ask an administrator to unlock it",
+				sub.what, until.UTC().Format("2006-01-02 15:04:05")))
+		}
+	}
+	return nil
+}
+
+// fail records a failed sign-in, locks out the account or address when it passes the
+// policy's limits, and returns the error for the client.
+func (s *Service) fail(ctx context.Context, name string, c Client, rec audit.Record) error {
+	now := s.now()
+	rec.Result = audit.Denied
+	err := s.db.Tx(ctx, func(q db.Q) error {
+		if err := s.audit.AppendTx(ctx, q, rec); err != nil {
+			return err
+		}
+		for _, sub := range []struct {
+			scope, subject string
+			limit          int
+		}{{scopeUser, name, s.policy.MaxUserFailures}, {scopeIP, c.IP, s.policy.MaxIPFailures}} {
+			if sub.subject == "" || sub.limit <= 0 {
+				continue
+			}
+			if err := q.AddLoginFailure(ctx, sub.scope, sub.subject, now); err != nil {
+				return err
+			}
+			n, err := q.CountLoginFailures(ctx, sub.scope, sub.subject, now.Add(-s.policy.Window))
+			if err != nil {
+				return err
+			}
+			if n >= int64(sub.limit) {
+				if err := q.SetLockout(ctx, sub.scope, sub.subject, now.Add(s.policy.LockFor)); err != nil {
+					return err
+				}
+				if err := s.audit.AppendTx(ctx, q, audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol,
+					Action: audit.ActLockout, Path: sub.scope + ":" + sub.subject, Result: audit.OK,
+					Detail: fmt.Sprintf("%d failed sign-ins within %s; locked for %s", n, s.policy.Window, s.policy.LockFor)}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errBadCredentials
+}
+
+// Unlock lifts a lockout of an account ("user") or an address ("ip") and forgets its failures.
+func (s *Service) Unlock(ctx context.Context, scope, subject string) error {
+	if scope != scopeUser && scope != scopeIP {
+		return errs.E(errs.Invalid, "scope must be user or ip")
+	}
+	return s.db.Tx(ctx, func(q db.Q) error {
+		if err := q.ClearLoginFailures(ctx, scope, subject); err != nil {
+			return err
+		}
+		err := q.DeleteLockout(ctx, scope, subject)
+		if errs.Is(errs.NotFound, err) {
+			return nil
+		}
+		return err
+	})
+}
+
+// Token format: "coffer_" + id (16 base32 chars) + "_" + secret (52 base32 chars = 256 bits).
+// The id finds the row; only SHA-256(secret) is stored. The secret has full entropy, so a
+// fast hash is right here (argon2id is for low-entropy passwords).
+const tokenPrefix = "coffer_"
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// IssueToken creates an API token for userID valid for ttl (the policy's default when 0)
+// and returns the secret string, which is shown once and never stored.
+func (s *Service) IssueToken(ctx context.Context, q db.Q, userID int64, name string, ttl time.Duration) (string, db.Token, error) {
+	const op = errs.Op("auth.IssueToken")
+	if ttl == 0 {
+		ttl = s.policy.TokenTTL
+	}
+	if ttl < time.Minute || ttl > s.policy.MaxTokenTTL {
+		return "", db.Token{}, errs.E(op, errs.Invalid, fmt.Sprintf("token lifetime must be between 1m and %s", s.policy.MaxTokenTTL))
+	}
+	if len(name) > 100 {
+		return "", db.Token{}, errs.E(op, errs.Invalid, "token name longer than 100 bytes")
+	}
+	idBytes := make([]byte, 10)
+	secret := make([]byte, 32)
+	rand.Read(idBytes)
+	rand.Read(secret)
+	id := strings.ToLower(b32.EncodeToString(idBytes))
+	sec := strings.ToLower(b32.EncodeToString(secret))
+	sum := sha256.Sum256([]byte(sec))
+	now := s.now()
+	t := db.Token{ID: id, UserID: userID, SecretHash: sum[:], Name: name, Created: now, Expires: now.Add(ttl)}
+	if err := q.InsertToken(ctx, t); err != nil {
+		return "", db.Token{}, errs.E(op, err)
+	}
+	return tokenPrefix + id + "_" + sec, t, nil
+}
+
+// Token authenticates an API token. Errors: Unauthenticated (malformed, unknown, wrong,
+// expired or revoked token, disabled user), Locked (the address is blocked after repeated
+// bad tokens). Failures are audited and count against the address.
+func (s *Service) Token(ctx context.Context, token string, c Client) (Principal, error) {
+	const op = errs.Op("auth.Token")
+	rec := audit.Record{SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActTokenUse, Detail: "bearer token"}
+	if err := s.checkLocked(ctx, "", c, rec); err != nil {
+		return Principal{}, errs.E(op, err)
+	}
+	reject := func(detail string) (Principal, error) {
+		rec.Detail = "bearer token: " + detail
+		_ = s.fail(ctx, "", c, rec)
+		return Principal{}, errs.E(op, errs.Unauthenticated, "invalid, expired or revoked API token: create a new one with POST /api/v1/tokens")
+	}
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
+	id, secret, ok2 := strings.Cut(rest, "_")
+	if !ok || !ok2 || len(id) != 16 || len(secret) != 52 {
+		return reject("malformed")
+	}
+	t, err := s.db.Q().TokenByID(ctx, id)
+	if errs.Is(errs.NotFound, err) {
+		return reject("unknown token id")
+	}
+	if err != nil {
+		return Principal{}, errs.E(op, err)
+	}
+	rec.Actor = t.UserName
+	sum := sha256.Sum256([]byte(secret))
+	now := s.now()
+	switch {
+	case subtle.ConstantTimeCompare(sum[:], t.SecretHash) != 1:
+		return reject("wrong secret for token " + id)
+	case t.Revoked:
+		return reject("revoked token " + id)
+	case !now.Before(t.Expires):
+		return reject("expired token " + id)
+	}
+	u, err := s.db.Q().UserByID(ctx, t.UserID)
+	if err != nil {
+		return Principal{}, errs.E(op, err)
+	}
+	if u.Disabled {
+		return reject("account disabled")
+	}
+	if now.Sub(t.LastUsed) > time.Minute {
+		_ = s.db.Q().TouchToken(ctx, t.ID, now) // best effort: a failed touch must not fail the request
+	}
+	return Principal{UserID: u.ID, Name: u.Name, Admin: u.Admin, Protocol: c.Protocol, SourceIP: c.IP, TokenID: t.ID}, nil
+}
