@@ -1,0 +1,2 @@
+// Package sqlite3 is a fake of github.com/ncruces/go-sqlite3.
+package sqlite3
