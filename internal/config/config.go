@@ -1,0 +1,150 @@
+// Package config reads Coffer's settings from, in order of precedence, command-line
+// flags, COFFER_* environment variables, a config file, and built-in defaults. There is
+// no package state: each command builds its own Config.
+package config
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is everything `coffer serve` and the admin commands need to find their data.
+type Config struct {
+	DataDir         string
+	DSN             string // "" means SQLite in DataDir
+	KEKFile         string // "" means DataDir/coffer.kek
+	HTTPAddr        string
+	TLSCert         string
+	TLSKey          string
+	LogFormat       string
+	LogLevel        string
+	ShutdownTimeout time.Duration
+	ConfigFile      string
+}
+
+// Storage registers the flags that locate data: every command that opens the data
+// directory has them.
+func (c *Config) Storage(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data", "./coffer-data", "data `directory` (database, blobs, keys, certificates)")
+	fs.StringVar(&c.DSN, "db", "", "metadata database: postgres://user:pass@host/db, or a SQLite file `path` (default: DATA/coffer.db)")
+	fs.StringVar(&c.KEKFile, "kek-file", "", "key-encryption key `file` (default: DATA/coffer.kek); or set COFFER_KEK to the key itself")
+	fs.StringVar(&c.ConfigFile, "config", "", "config `file` of name = value lines, named like the flags")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// Serve registers the flags of the server itself.
+func (c *Config) Serve(fs *flag.FlagSet) {
+	fs.StringVar(&c.HTTPAddr, "http", ":8443", "HTTPS listen `address`")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM; default: a self-signed one generated into DATA/tls)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long transfers in progress may finish after SIGINT/SIGTERM")
+}
+
+// Parse parses args into fs, then fills every flag not given on the command line from
+// the environment (COFFER_ + the flag name in upper case with - as _) and then from the
+// config file (named by --config or COFFER_CONFIG). env is os.Getenv in production.
+func Parse(fs *flag.FlagSet, args []string, env func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var ferr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || ferr != nil {
+			return
+		}
+		if v := env(EnvName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				ferr = fmt.Errorf("environment variable %s: %v", EnvName(f.Name), err)
+			}
+			given[f.Name] = true
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	cf := fs.Lookup("config")
+	if cf == nil || cf.Value.String() == "" {
+		return nil
+	}
+	values, err := readFile(cf.Value.String())
+	if err != nil {
+		return err
+	}
+	for name, v := range values {
+		f := fs.Lookup(name.key)
+		if f == nil {
+			return fmt.Errorf("%s:%d: unknown setting %q (settings are named like the command's flags)", cf.Value.String(), name.line, name.key)
+		}
+		if given[name.key] {
+			continue
+		}
+		if err := f.Value.Set(v); err != nil {
+			return fmt.Errorf("%s:%d: %s: %v", cf.Value.String(), name.line, name.key, err)
+		}
+	}
+	return nil
+}
+
+// EnvName is the environment variable that sets a flag: "tls-cert" → COFFER_TLS_CERT.
+func EnvName(flagName string) string {
+	return "COFFER_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+type fileKey struct {
+	key  string
+	line int
+}
+
+// readFile reads "name = value" lines; blank lines and lines starting with # are ignored.
+func readFile(path string) (map[fileKey]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file: %w", err)
+	}
+	defer f.Close()
+	out := map[fileKey]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: expected name = value", path, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		out[fileKey{strings.TrimSpace(k), n}] = v
+	}
+	return out, sc.Err()
+}
+
+// DBDSN is the database to open: the configured DSN or the SQLite file in the data dir.
+func (c *Config) DBDSN() string {
+	if c.DSN != "" {
+		return c.DSN
+	}
+	return filepath.Join(c.DataDir, "coffer.db")
+}
+
+// KEKPath is the key file to use when COFFER_KEK is not set.
+func (c *Config) KEKPath() string {
+	if c.KEKFile != "" {
+		return c.KEKFile
+	}
+	return filepath.Join(c.DataDir, "coffer.kek")
+}
+
+// BlobDir is where the local blob store keeps file contents.
+func (c *Config) BlobDir() string { return filepath.Join(c.DataDir, "blobs") }

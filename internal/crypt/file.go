@@ -1,0 +1,196 @@
+package crypt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"filippo.io/age"
+	"github.com/coffer-mft/coffer/internal/errs"
+)
+
+const (
+	chunkSize = 64 << 10 // plaintext bytes per STREAM chunk
+	tagSize   = 16       // Poly1305 tag per chunk
+	nonceSize = 16       // payload nonce, the first bytes of the payload
+)
+
+// PayloadSize returns the payload size for a plaintext of n bytes (nonce + chunks + tags),
+// or -1 if n is negative or the payload would not fit in an int64.
+func PayloadSize(n int64) int64 {
+	if n < 0 {
+		return -1
+	}
+	chunks := max(1, n/chunkSize+min(1, n%chunkSize))
+	if n > math.MaxInt64-nonceSize-chunks*tagSize {
+		return -1
+	}
+	return nonceSize + n + chunks*tagSize
+}
+
+// Encrypt starts encrypting a new file to the primary KEK. The header (the age header with
+// the wrapped file key, a few hundred bytes) is returned at once, for the caller to store in
+// metadata; the payload is written to dst as it is produced, starting with its 16-byte
+// nonce before Encrypt returns. Close flushes the last chunk and does not close dst;
+// without Close the payload is incomplete and will not decrypt. Errors from dst are
+// returned with their Kind.
+func (k *Keyring) Encrypt(dst io.Writer) (header []byte, w io.WriteCloser, err error) {
+	const op = errs.Op("crypt.Encrypt")
+	if len(k.keys) == 0 {
+		return nil, nil, errs.E(op, errs.Invalid, "the keyring holds no keys")
+	}
+	// age writes header and nonce to its destination before it returns; we catch both,
+	// keep the header, send the nonce on to dst and let the chunks through unbuffered.
+	sw := &switchWriter{}
+	aw, err := age.Encrypt(sw, recipient{k.keys[0]})
+	if err != nil {
+		return nil, nil, errs.E(op, err)
+	}
+	header, err = age.ExtractHeader(bytes.NewReader(sw.head))
+	if err != nil || !bytes.HasPrefix(sw.head, header) || len(sw.head) != len(header)+nonceSize {
+		return nil, nil, errs.E(op, fmt.Sprintf("age wrote %d bytes of header and nonce that do not split as expected (err: %v)", len(sw.head), err))
+	}
+	if _, err := dst.Write(sw.head[len(header):]); err != nil {
+		return nil, nil, errs.E(op, err)
+	}
+	sw.dst = dst
+	return header, encryptWriter{aw}, nil
+}
+
+// switchWriter collects what is written to it until dst is set, then passes writes on.
+type switchWriter struct {
+	head []byte
+	dst  io.Writer
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	if s.dst != nil {
+		return s.dst.Write(p)
+	}
+	s.head = append(s.head, p...)
+	return len(p), nil
+}
+
+// encryptWriter gives age's writer our error type.
+type encryptWriter struct{ w io.WriteCloser }
+
+func (e encryptWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		err = errs.E(errs.Op("crypt.Write"), err)
+	}
+	return n, err
+}
+
+func (e encryptWriter) Close() error {
+	if err := e.w.Close(); err != nil {
+		return errs.E(errs.Op("crypt.Close"), err)
+	}
+	return nil
+}
+
+// Open returns a random-access plaintext reader for a file given its header and payload
+// (payloadSize bytes). It authenticates the header and the final chunk at once (so a
+// truncated or wrong-key file fails here with errs.Integrity or, for an unknown key id,
+// errs.NotFound naming the key id), and every chunk it reads.
+//
+// The reader's ReadAt may be called concurrently. It decrypts whole 64 KiB chunks: reads
+// of at least 64 KiB, aligned to 64 KiB, are the fastest. A read that fails
+// authentication returns errs.Integrity and no byte of the bad chunk; a read error from
+// payload is returned with its Kind.
+func (k *Keyring) Open(header []byte, payload io.ReaderAt, payloadSize int64) (r io.ReaderAt, plaintextSize int64, err error) {
+	const op = errs.Op("crypt.Open")
+	if payloadSize < 0 || payloadSize > math.MaxInt64-int64(len(header)) {
+		return nil, 0, errs.E(op, errs.Invalid, fmt.Sprintf("payload size %d is out of range", payloadSize))
+	}
+	// Only a header exactly as age writes it: then the payload starts where it ends.
+	canonical, err := age.ExtractHeader(bytes.NewReader(header))
+	if err != nil {
+		return nil, 0, errs.E(op, errs.Integrity, fmt.Errorf("the stored header is not an age header: %w", err))
+	}
+	if !bytes.Equal(canonical, header) {
+		return nil, 0, errs.E(op, errs.Integrity, "the stored header has been altered (it is not in age's canonical form)")
+	}
+	src := &joinedReaderAt{header: header, payload: payload}
+	ar, n, err := age.DecryptReaderAt(src, int64(len(header))+payloadSize, identity{k})
+	if err != nil {
+		return nil, 0, openError(op, err)
+	}
+	return &plaintextReaderAt{r: ar, size: n}, n, nil
+}
+
+// openError turns an error from age into ours: a storage error keeps its Kind, a key the
+// keyring lacks is NotFound, and everything else is an Integrity failure.
+func openError(op errs.Op, err error) error {
+	var se *storageError
+	if errors.As(err, &se) {
+		return errs.E(op, se)
+	}
+	var noMatch *age.NoIdentityMatchError
+	if errors.As(err, &noMatch) {
+		var missing *missingKeyError
+		if errors.As(err, &missing) {
+			return errs.E(op, errs.NotFound, fmt.Errorf("%w (restore the key file that holds it)", missing))
+		}
+		return errs.E(op, errs.Integrity, "the header holds no coffer-kek stanza")
+	}
+	var unwrap *unwrapError
+	if errors.As(err, &unwrap) {
+		return errs.E(op, errs.Integrity, err)
+	}
+	return errs.E(op, errs.Integrity, fmt.Errorf("the file does not decrypt: %w (it was truncated or altered, or its header and payload are not of the same file)", err))
+}
+
+// plaintextReaderAt gives age's reader our errors and io.ReaderAt's end-of-file behaviour.
+type plaintextReaderAt struct {
+	r    io.ReaderAt
+	size int64
+}
+
+func (p *plaintextReaderAt) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errs.E(errs.Op("crypt.ReadAt"), errs.Invalid, fmt.Sprintf("negative offset %d", off))
+	}
+	if off >= p.size {
+		return 0, io.EOF
+	}
+	n, err := p.r.ReadAt(b, off)
+	if err != nil && err != io.EOF {
+		err = openError("crypt.ReadAt", err)
+	}
+	return n, err
+}
+
+// joinedReaderAt presents header || payload, a standard age file, to age.
+type joinedReaderAt struct {
+	header  []byte
+	payload io.ReaderAt
+}
+
+func (j *joinedReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	h := int64(len(j.header))
+	n := 0
+	if off < h {
+		n = copy(p, j.header[off:])
+		if n == len(p) {
+			return n, nil
+		}
+		p, off = p[n:], h
+	}
+	m, err := j.payload.ReadAt(p, off-h)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = &storageError{err}
+	}
+	return n + m, err
+}
+
+// storageError marks a failure to read the payload, as opposed to a failure to decrypt it.
+type storageError struct{ err error }
+
+func (e *storageError) Error() string { return "reading the payload: " + e.err.Error() }
+func (e *storageError) Unwrap() error { return e.err }

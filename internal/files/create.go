@@ -1,0 +1,258 @@
+package files
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/authz"
+	"github.com/coffer-mft/coffer/internal/blob"
+	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/errs"
+)
+
+// CreateOptions qualify Create.
+type CreateOptions struct {
+	// Size is the announced length of the content, or -1 if unknown. When known, a body
+	// that would not fit the quota is refused before it is read, and a body of another
+	// length is refused after.
+	Size int64
+	// SHA256, if set, is the digest the client claims; a mismatch refuses the file.
+	SHA256 []byte
+	// Parents makes missing parent directories (where the caller may write).
+	Parents bool
+	// Modified sets the file's modification time; zero means now.
+	Modified time.Time
+}
+
+// ErrBodyRead marks an error that came from reading the caller's content (a client that
+// went away mid-upload), as opposed to storing it.
+var ErrBodyRead = errors.New("reading the upload failed")
+
+// Create stores the content of r at path, replacing an existing file. The new content
+// becomes visible only after all of it arrived, its size and digest were checked, it was
+// made durable, and its metadata and audit record were committed in one transaction; on
+// any failure nothing is visible and the partial data is removed.
+//
+// Errors: Invalid (bad path), NotFound (parent missing without Parents, or a folder the
+// caller cannot see), Permission, IsDir, NotDir, Quota, NoSpace, Integrity (digest or
+// size mismatch), Canceled, and errors wrapping ErrBodyRead.
+func (s *Service) Create(ctx context.Context, p auth.Principal, path string, r io.Reader, opt CreateOptions) (Entry, error) {
+	const op = errs.Op("files.Create")
+	e, err := s.create(ctx, p, path, r, opt)
+	if err != nil {
+		return Entry{}, s.fail(ctx, p, audit.ActFileUpload, path, errs.E(op, err))
+	}
+	return e, nil
+}
+
+func (s *Service) create(ctx context.Context, p auth.Principal, path string, r io.Reader, opt CreateOptions) (Entry, error) {
+	v, l, err := s.begin(ctx, p, path)
+	if err != nil {
+		return Entry{}, err
+	}
+	if l.isRoot() || l.isMount() {
+		return Entry{}, errs.E(errs.IsDir, errs.Path(l.path), "cannot write a file over a folder")
+	}
+	if !v.allowed(l, authz.Write) {
+		return Entry{}, denied("", v, l, "upload")
+	}
+	if opt.SHA256 != nil && len(opt.SHA256) != sha256.Size {
+		return Entry{}, errs.E(errs.Invalid, "the SHA-256 digest must be 32 bytes")
+	}
+	q := s.db.Q()
+	// Fail early, before reading the body, on what we can already see.
+	if existing, err := s.lookup(ctx, q, l.folder.ID, l.rel); err == nil && existing.IsDir {
+		return Entry{}, errs.E(errs.IsDir, errs.Path(l.path), "a directory of that name exists")
+	} else if err != nil && !errs.Is(errs.NotFound, err) {
+		return Entry{}, err
+	} else if errs.Is(errs.NotFound, err) && !opt.Parents && len(l.rel) > 1 {
+		if _, err := s.walk(ctx, q, l.folder.ID, l.rel, false, time.Time{}); err != nil {
+			return Entry{}, err
+		}
+	}
+	if opt.Size >= 0 {
+		f, err := q.FolderByID(ctx, l.folder.ID)
+		if err != nil {
+			return Entry{}, err
+		}
+		if f.QuotaBytes > 0 && f.UsedBytes+opt.Size > f.QuotaBytes {
+			return Entry{}, quotaError(f)
+		}
+	}
+
+	id := blob.NewID()
+	if err := q.AddPending(ctx, string(id)); err != nil {
+		return Entry{}, err
+	}
+	header, size, sum, err := s.store(ctx, id, r, opt.Size)
+	if err == nil && opt.SHA256 != nil && !bytes.Equal(sum, opt.SHA256) {
+		err = errs.E(errs.Integrity, fmt.Sprintf("the content's SHA-256 is %s, not the %s the client announced: the upload was corrupted; send it again",
+			hex.EncodeToString(sum), hex.EncodeToString(opt.SHA256)))
+	}
+	if err != nil {
+		s.discard(ctx, id, false)
+		return Entry{}, err
+	}
+
+	now := s.now()
+	mod := opt.Modified
+	if mod.IsZero() {
+		mod = now
+	}
+	var out Entry
+	var garbage []string
+	err = s.db.Tx(ctx, func(q db.Q) error {
+		parent, err := s.walk(ctx, q, l.folder.ID, l.rel, opt.Parents, now)
+		if err != nil {
+			return err
+		}
+		name := l.rel[len(l.rel)-1]
+		de := db.Entry{FolderID: l.folder.ID, ParentID: parent, Name: name, Size: size, SHA256: sum,
+			BlobID: string(id), CryptHeader: header, Created: now, Modified: mod}
+		old, err := q.LookupChild(ctx, l.folder.ID, parent, name)
+		switch {
+		case err == nil && old.IsDir:
+			return errs.E(errs.IsDir, errs.Path(l.path), "a directory of that name exists")
+		case err == nil:
+			if err := s.charge(ctx, q, l.folder.ID, size-old.Size); err != nil {
+				return err
+			}
+			de.ID, de.Created = old.ID, old.Created
+			if err := q.ReplaceFile(ctx, de); err != nil {
+				return err
+			}
+			if err := q.AddGarbage(ctx, old.BlobID); err != nil {
+				return err
+			}
+			garbage = append(garbage, old.BlobID)
+		case errs.Is(errs.NotFound, err):
+			if err := s.charge(ctx, q, l.folder.ID, size); err != nil {
+				return err
+			}
+			if de, err = q.InsertEntry(ctx, de); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+		if err := q.RemovePending(ctx, string(id)); err != nil {
+			return err
+		}
+		rec := record(p, audit.ActFileUpload, l.path)
+		rec.Bytes, rec.Result, rec.Detail = size, audit.OK, "sha256:"+hex.EncodeToString(sum)
+		if err := s.audit.AppendTx(ctx, q, rec); err != nil {
+			return err
+		}
+		out = s.entry(l, de, v.perm(l))
+		return nil
+	})
+	if err != nil {
+		s.discard(ctx, id, true)
+		return Entry{}, err
+	}
+	s.collect(ctx, garbage)
+	return out, nil
+}
+
+// store encrypts r into blob id, hashing the plaintext on the way, and makes it durable.
+func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64) (header []byte, n int64, sum []byte, err error) {
+	w, err := s.blobs.Create(ctx, id)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	header, enc, err := s.keys.Encrypt(w)
+	if err != nil {
+		w.Abort()
+		return nil, 0, nil, err
+	}
+	h := sha256.New()
+	buf := make([]byte, blob.CopyBufferSize)
+	for {
+		if err := ctx.Err(); err != nil {
+			w.Abort()
+			return nil, n, nil, errs.E(errs.Canceled, err)
+		}
+		m, rerr := io.ReadFull(r, buf)
+		if m > 0 {
+			n += int64(m)
+			if want >= 0 && n > want {
+				w.Abort()
+				return nil, n, nil, errs.E(errs.Integrity, fmt.Sprintf("the body is longer than the announced %d bytes", want))
+			}
+			h.Write(buf[:m])
+			if _, err := enc.Write(buf[:m]); err != nil {
+				w.Abort()
+				return nil, n, nil, err
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			w.Abort()
+			if k := errs.KindOf(rerr); k != errs.Other {
+				return nil, n, nil, rerr // e.g. TooLarge from a size-limited body
+			}
+			return nil, n, nil, errs.E(errs.Canceled, fmt.Errorf("%w after %d bytes: %w", ErrBodyRead, n, rerr))
+		}
+	}
+	if want >= 0 && n != want {
+		w.Abort()
+		return nil, n, nil, errs.E(errs.Integrity, fmt.Sprintf("the body ended after %d of the announced %d bytes", n, want))
+	}
+	if err := enc.Close(); err != nil {
+		w.Abort()
+		return nil, n, nil, err
+	}
+	if err := w.Commit(); err != nil {
+		return nil, n, nil, err
+	}
+	return header, n, h.Sum(nil), nil
+}
+
+// discard removes a blob that will not be published. committed says whether it reached
+// the store; pending rows left by a failure here are cleaned at the next start.
+func (s *Service) discard(ctx context.Context, id blob.ID, committed bool) {
+	ctx = context.WithoutCancel(ctx)
+	if committed {
+		if err := s.blobs.Delete(ctx, id); err != nil {
+			s.log.Warn("cannot delete discarded blob; the next garbage collection will", "blob", id, "err", err)
+			return
+		}
+	} else {
+		// Abort already removed the data; a store that failed mid-commit may still hold it.
+		_ = s.blobs.Delete(ctx, id)
+	}
+	if err := s.db.Q().RemovePending(ctx, string(id)); err != nil {
+		s.log.Warn("cannot forget discarded blob", "blob", id, "err", err)
+	}
+}
+
+// charge adds delta bytes to a folder's usage or fails with Quota.
+func (s *Service) charge(ctx context.Context, q db.Q, folderID, delta int64) error {
+	ok, err := q.ChargeFolder(ctx, folderID, delta)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		f, err := q.FolderByID(ctx, folderID)
+		if err != nil {
+			return err
+		}
+		return quotaError(f)
+	}
+	return nil
+}
+
+func quotaError(f db.Folder) error {
+	return errs.E(errs.Quota, fmt.Sprintf("quota exceeded: %d of %d bytes used; delete files or ask an administrator for more space",
+		f.UsedBytes, f.QuotaBytes))
+}

@@ -1,0 +1,251 @@
+package files
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/authz"
+	"github.com/coffer-mft/coffer/internal/blob"
+	"github.com/coffer-mft/coffer/internal/errs"
+)
+
+// Reader is an open file: decrypted, random-access plaintext. Every chunk read is
+// authenticated; a corrupt or tampered blob yields an Integrity error, never wrong bytes.
+// Close records the download, with the bytes read, in the audit log.
+type Reader struct {
+	Entry Entry
+	r     io.ReaderAt
+	obj   blob.Object
+	n     atomic.Int64
+	close sync.Once
+	done  func(bytes int64, err error)
+}
+
+// ReadAt reads plaintext at off (io.ReaderAt semantics).
+func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.r.ReadAt(p, off)
+	r.n.Add(int64(n))
+	if err != nil && err != io.EOF {
+		err = errs.E(errs.Op("files.Read"), errs.Path(r.Entry.Path), err)
+	}
+	return n, err
+}
+
+// Size is the plaintext size.
+func (r *Reader) Size() int64 { return r.Entry.Size }
+
+// Close releases the file and audits the download. Call it exactly once; later calls
+// do nothing. failure, if not nil, is recorded as the outcome (e.g. the client left).
+func (r *Reader) Close() error { return r.CloseWith(nil) }
+
+// CloseWith is Close, recording failure as the download's outcome.
+func (r *Reader) CloseWith(failure error) error {
+	var err error
+	r.close.Do(func() {
+		err = r.obj.Close()
+		r.done(r.n.Load(), failure)
+	})
+	return err
+}
+
+// Open opens the file at path for reading. Errors: Invalid, NotFound, Permission, IsDir,
+// Integrity (the stored data does not match its metadata or fails authentication).
+func (s *Service) Open(ctx context.Context, p auth.Principal, path string) (*Reader, error) {
+	const op = errs.Op("files.Open")
+	r, err := s.open(ctx, p, path)
+	if err != nil {
+		return nil, s.fail(ctx, p, audit.ActFileDownload, path, errs.E(op, err))
+	}
+	return r, nil
+}
+
+func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Reader, error) {
+	v, l, err := s.begin(ctx, p, path)
+	if err != nil {
+		return nil, err
+	}
+	if l.isRoot() || l.isMount() {
+		return nil, errs.E(errs.IsDir, errs.Path(l.path), "is a directory")
+	}
+	if !v.allowed(l, authz.Read) {
+		return nil, denied("", v, l, "download")
+	}
+	e, err := s.lookup(ctx, s.db.Q(), l.folder.ID, l.rel)
+	if err != nil {
+		return nil, errs.E(errs.Path(l.path), err)
+	}
+	if e.IsDir {
+		return nil, errs.E(errs.IsDir, errs.Path(l.path), "is a directory")
+	}
+	obj, err := s.blobs.Open(ctx, blob.ID(e.BlobID))
+	if err != nil {
+		if errs.Is(errs.NotFound, err) {
+			return nil, errs.E(errs.Integrity, errs.Path(l.path), "the file's stored data is missing: restore the blob store from backup")
+		}
+		return nil, err
+	}
+	pr, size, err := s.keys.Open(e.CryptHeader, obj, obj.Size())
+	if err == nil && size != e.Size {
+		err = errs.E(errs.Integrity, fmt.Sprintf("stored data holds %d bytes but the file has %d", size, e.Size))
+	}
+	if err != nil {
+		obj.Close()
+		return nil, errs.E(errs.Path(l.path), err)
+	}
+	r := &Reader{Entry: s.entry(l, e, v.perm(l)), r: pr, obj: obj}
+	r.done = func(n int64, failure error) {
+		rec := record(p, audit.ActFileDownload, l.path)
+		rec.Bytes, rec.Result = n, audit.OK
+		if failure != nil {
+			rec.Result, rec.Detail = audit.Failed, errs.Detail(failure)
+			if rec.Detail == "" {
+				rec.Detail = failure.Error()
+			}
+		}
+		if err := s.audit.Append(context.WithoutCancel(ctx), rec); err != nil {
+			s.log.Error("cannot write audit record", "action", rec.Action, "err", err)
+		}
+	}
+	return r, nil
+}
+
+// Stat describes the entry at path. Errors: Invalid, NotFound, Permission (never for
+// entries in a folder the caller cannot list: those are NotFound).
+func (s *Service) Stat(ctx context.Context, p auth.Principal, path string) (Entry, error) {
+	const op = errs.Op("files.Stat")
+	v, l, err := s.begin(ctx, p, path)
+	if err != nil {
+		return Entry{}, s.fail(ctx, p, audit.ActFileStat, path, errs.E(op, err))
+	}
+	switch {
+	case l.isRoot():
+		return Entry{Path: "/", Name: "/", IsDir: true, Perm: v.perm(l)}, nil
+	case l.isMount():
+		f, err := s.db.Q().FolderByID(ctx, l.folder.ID)
+		if err != nil {
+			return Entry{}, errs.E(op, err)
+		}
+		return Entry{Path: l.path, Name: l.mount, IsDir: true, Shared: true, Created: f.Created, Modified: f.Created, Perm: v.perm(l)}, nil
+	}
+	if !v.allowed(l, authz.List) && !v.allowed(l, authz.Read) {
+		return Entry{}, s.fail(ctx, p, audit.ActFileStat, path, errs.E(op, denied("", v, l, "look")))
+	}
+	e, err := s.lookup(ctx, s.db.Q(), l.folder.ID, l.rel)
+	if err != nil {
+		return Entry{}, errs.E(op, errs.Path(l.path), err)
+	}
+	return s.entry(l, e, v.perm(l)), nil
+}
+
+// MaxListLimit bounds one page of a listing.
+const MaxListLimit = 5000
+
+// List returns up to limit entries of the directory at path whose names sort (bytewise)
+// after after, in name order, and the cursor for the next page ("" when this was the
+// last). Errors: Invalid, NotFound, NotDir, Permission.
+func (s *Service) List(ctx context.Context, p auth.Principal, path, after string, limit int) ([]Entry, string, error) {
+	const op = errs.Op("files.List")
+	if limit <= 0 || limit > MaxListLimit {
+		limit = MaxListLimit
+	}
+	v, l, err := s.begin(ctx, p, path)
+	if err != nil {
+		return nil, "", s.fail(ctx, p, audit.ActDirList, path, errs.E(op, err))
+	}
+	if !v.allowed(l, authz.List) {
+		return nil, "", s.fail(ctx, p, audit.ActDirList, path, errs.E(op, denied("", v, l, "list")))
+	}
+	q := s.db.Q()
+	var dirID int64
+	if len(l.rel) > 0 {
+		e, err := s.lookup(ctx, q, l.folder.ID, l.rel)
+		if err != nil {
+			return nil, "", errs.E(op, errs.Path(l.path), err)
+		}
+		if !e.IsDir {
+			return nil, "", errs.E(op, errs.NotDir, errs.Path(l.path), "not a directory")
+		}
+		dirID = e.ID
+	}
+	// One more than asked tells whether another page follows. The cursor is the last
+	// name of the folder's own entries on this page, so the root's mount points (which
+	// may add a few entries to a page) are never skipped or repeated.
+	rows, err := q.ListChildren(ctx, l.folder.ID, dirID, after, limit+1)
+	if err != nil {
+		return nil, "", errs.E(op, err)
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = rows[limit-1].Name
+	}
+	perm := v.perm(l)
+	out := make([]Entry, 0, len(rows))
+	for _, e := range rows {
+		if l.isRoot() {
+			if _, hidden := v.shared[e.Name]; hidden {
+				continue
+			}
+		}
+		out = append(out, s.entry(loc{path: joinPath(l.path, e.Name)}, e, perm))
+	}
+	if l.isRoot() {
+		out = mergeMounts(v, out, after, next)
+	}
+	return out, next, nil
+}
+
+// mergeMounts adds the shared folders' mount points to a page of the root listing,
+// keeping name order: those after the previous cursor and up to this page's cursor
+// (when another page follows).
+func mergeMounts(v view, page []Entry, after, next string) []Entry {
+	var mounts []Entry
+	for _, name := range v.names {
+		if name <= after {
+			continue
+		}
+		if next != "" && name > next {
+			continue
+		}
+		f := v.shared[name]
+		mounts = append(mounts, Entry{Path: "/" + name, Name: name, IsDir: true, Shared: true,
+			Perm: authz.Effective(v.subject, f)})
+	}
+	if len(mounts) == 0 {
+		return page
+	}
+	merged := make([]Entry, 0, len(page)+len(mounts))
+	i, j := 0, 0
+	for i < len(page) || j < len(mounts) {
+		if j == len(mounts) || (i < len(page) && page[i].Name < mounts[j].Name) {
+			merged = append(merged, page[i])
+			i++
+		} else {
+			merged = append(merged, mounts[j])
+			j++
+		}
+	}
+	return merged
+}
+
+func joinPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// Usage reports the bytes used and the quota (0 = unlimited) of p's home folder.
+func (s *Service) Usage(ctx context.Context, p auth.Principal) (used, quota int64, err error) {
+	v, err := s.view(ctx, p)
+	if err != nil {
+		return 0, 0, errs.E(errs.Op("files.Usage"), err)
+	}
+	f, err := s.db.Q().FolderByID(ctx, v.home.ID)
+	return f.UsedBytes, f.QuotaBytes, err
+}

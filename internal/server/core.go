@@ -1,0 +1,182 @@
+// Package server is the composition root: it builds every part of Coffer from a Config,
+// runs the listeners, and shuts them down gracefully. Nothing else wires packages together.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/coffer-mft/coffer/internal/accounts"
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/blob/local"
+	"github.com/coffer-mft/coffer/internal/config"
+	"github.com/coffer-mft/coffer/internal/crypt"
+	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/files"
+)
+
+// Core is Coffer without its listeners: what the server and the admin commands share.
+type Core struct {
+	Config    config.Config
+	Log       *slog.Logger
+	DB        *db.DB
+	Blobs     *local.Store
+	Keys      *crypt.Keyring
+	KeySource string // where the key-encryption key came from, for messages
+	NewKey    bool   // the key was created by this Open
+	Audit     *audit.Log
+	Auth      *auth.Service
+	Files     *files.Service
+	Accounts  *accounts.Service
+}
+
+// Open opens (and on first use initialises) the data directory, the key-encryption key,
+// the database and the blob store. env is os.Getenv in production.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, env func(string) string) (*Core, error) {
+	c := &Core{Config: cfg, Log: log}
+	if err := c.open(ctx, env); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Core) open(ctx context.Context, env func(string) string) error {
+	cfg := c.Config
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("cannot create data directory %q: %w (create it, owned by the user running coffer, or pass --data)", cfg.DataDir, unwrapPath(err))
+	}
+	if _, err := os.ReadDir(cfg.DataDir); err != nil {
+		return fmt.Errorf("cannot read data directory %q: %w (run coffer as the directory's owner or pass --data)", cfg.DataDir, unwrapPath(err))
+	}
+	var err error
+	if c.DB, err = db.Open(ctx, cfg.DBDSN()); err != nil {
+		return err
+	}
+	if err := c.DB.Migrate(ctx); err != nil {
+		return fmt.Errorf("cannot prepare the database %s: %w", c.DB, err)
+	}
+	if err := c.openKeys(ctx, env); err != nil {
+		return err
+	}
+	if c.Blobs, err = local.New(cfg.BlobDir()); err != nil {
+		return err
+	}
+	c.Audit = audit.New(c.DB, c.Keys)
+	if err := c.Audit.Init(ctx); err != nil {
+		return err
+	}
+	c.Auth = auth.New(c.DB, c.Audit, auth.DefaultPolicy)
+	c.Files = files.New(c.DB, c.Blobs, c.Keys, c.Audit, c.Log)
+	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// openKeys finds the key-encryption key and checks it against the database. A database
+// that has never seen a key gets a new key file; a database whose files were encrypted
+// with another key refuses to start rather than write files nobody could read together.
+func (c *Core) openKeys(ctx context.Context, env func(string) string) error {
+	q := c.DB.Q()
+	known, err := q.KEKCheckIDs(ctx)
+	if err != nil {
+		return err
+	}
+	path := c.Config.KEKPath()
+	switch inline := env("COFFER_KEK"); {
+	case inline != "":
+		c.KeySource = "the COFFER_KEK environment variable"
+		if c.Keys, err = crypt.ParseKeyring(inline); err != nil {
+			return fmt.Errorf("COFFER_KEK: %w", err)
+		}
+	default:
+		c.KeySource = path
+		c.Keys, err = crypt.LoadKeyFile(path)
+		missing := errors.Is(err, fs.ErrNotExist) || errs.Is(errs.NotFound, err)
+		if missing && len(known) == 0 {
+			c.Keys, err = crypt.CreateKeyFile(path)
+			c.NewKey = true
+		} else if missing {
+			return fmt.Errorf("the key-encryption key file %s does not exist, but the database holds files encrypted with key %s: restore the key file from your backup (or set COFFER_KEK / --kek-file)", path, strings.Join(known, ", "))
+		}
+		if err != nil {
+			return fmt.Errorf("key-encryption key: %w", err)
+		}
+	}
+	have := map[string]bool{}
+	for _, id := range c.Keys.IDs() {
+		have[id] = true
+	}
+	for _, id := range known {
+		if !have[id] {
+			return fmt.Errorf("the database holds files encrypted with key %s, which %s does not contain: use the right key file (or add the old key to it)", id, c.KeySource)
+		}
+		want, err := q.KEKCheck(ctx, id)
+		if err != nil {
+			return err
+		}
+		got, err := c.Keys.CheckValue(id)
+		if err != nil {
+			return err
+		}
+		if string(got) != string(want) {
+			return fmt.Errorf("wrong key-encryption key: key %s in %s is not the key this database was set up with; refusing to start (use the right key file)", id, c.KeySource)
+		}
+	}
+	for _, id := range c.Keys.IDs() {
+		if !slices.Contains(known, id) {
+			v, err := c.Keys.CheckValue(id)
+			if err != nil {
+				return err
+			}
+			if err := q.PutKEKCheck(ctx, id, v); err != nil && !errs.Is(errs.Exist, err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close releases everything Open acquired.
+func (c *Core) Close() error {
+	var err error
+	if c.Blobs != nil {
+		err = errors.Join(err, c.Blobs.Close())
+	}
+	if c.DB != nil {
+		err = errors.Join(err, c.DB.Close())
+	}
+	return err
+}
+
+// NewLogger builds the process logger from the config. Logs go to w (stderr).
+func NewLogger(cfg config.Config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", cfg.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.LogFormat {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", cfg.LogFormat)
+}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coffer-mft/coffer/internal/accounts"
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/httpd/api"
+)
+
+// Bootstrap creates the first administrator, "admin", when the database has no users.
+// Its password is password when given (e.g. from COFFER_ADMIN_PASSWORD), else a random
+// one, which is returned to be shown once. created is false when users existed.
+func (c *Core) Bootstrap(ctx context.Context, password string) (created bool, shown string, err error) {
+	n, err := c.DB.Q().CountUsers(ctx)
+	if err != nil || n > 0 {
+		return false, "", err
+	}
+	if password != "" {
+		if err := auth.CheckPasswordStrength(password); err != nil {
+			return false, "", fmt.Errorf("COFFER_ADMIN_PASSWORD: %v", err)
+		}
+	}
+	_, pw, err := c.Accounts.CreateUser(ctx, accounts.LocalAdmin("coffer-init"), accounts.NewUser{Name: "admin", Password: password, Admin: true})
+	if err != nil {
+		return false, "", err
+	}
+	if password != "" {
+		pw = ""
+	}
+	return true, pw, nil
+}
+
+// HTTPS is the HTTPS listener serving the API (and later the web interface).
+type HTTPS struct {
+	srv         *http.Server
+	ln          net.Listener
+	Fingerprint string
+	Generated   bool // the self-signed certificate was created now
+}
+
+// ListenHTTPS opens the HTTPS listener on the configured address ("127.0.0.1:0" picks a
+// free port, as tests do).
+func (c *Core) ListenHTTPS() (*HTTPS, error) {
+	tlsCfg, fp, gen, err := c.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", c.Config.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w (is another server using the port? choose another with --http)", c.Config.HTTPAddr, err)
+	}
+	mux := http.NewServeMux()
+	apiSrv := api.New(c.Files, c.Accounts, c.Auth, c.Log)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		fmt.Fprintf(w, "Coffer is running. The REST API is at %s/ (see %s/openapi.json).\n", api.Prefix, api.Prefix)
+	})
+	// The API sees its requests unaltered: ServeMux would "clean" a path with ".." in it
+	// and redirect, where the API refuses it plainly (and audits the attempt).
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.EscapedPath(), api.Prefix+"/") {
+			apiSrv.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	h = hsts(h)
+	srv := &http.Server{
+		Handler:           h,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(c.Log.Handler(), slog.LevelDebug),
+	}
+	return &HTTPS{srv: srv, ln: tls.NewListener(ln, tlsCfg), Fingerprint: fp, Generated: gen}, nil
+}
+
+func hsts(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=63072000")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Addr is the address the listener is bound to.
+func (h *HTTPS) Addr() net.Addr { return h.ln.Addr() }
+
+// Serve serves until Shutdown; it returns nil after a shutdown.
+func (h *HTTPS) Serve() error {
+	if err := h.srv.Serve(h.ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections and waits for requests in progress until ctx
+// ends; then it closes the remaining connections, which aborts their transfers (an
+// aborted upload leaves nothing visible).
+func (h *HTTPS) Shutdown(ctx context.Context) error {
+	err := h.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return errors.Join(err, h.srv.Close())
+	}
+	return err
+}
+
+// Maintain runs the periodic housekeeping until ctx ends: collecting unreferenced and
+// abandoned blobs, stale temporary files and old failed-login records.
+func (c *Core) Maintain(ctx context.Context, every time.Duration) {
+	c.maintainOnce(ctx)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.maintainOnce(ctx)
+		}
+	}
+}
+
+func (c *Core) maintainOnce(ctx context.Context) {
+	// An upload pending for a day was abandoned by a crash: uploads stream, they do
+	// not pause for a day.
+	if n, err := c.Files.CollectGarbage(ctx, 24*time.Hour); err != nil {
+		c.Log.Warn("garbage collection failed", "err", err)
+	} else if n > 0 {
+		c.Log.Info("removed unreferenced blobs", "count", n)
+	}
+	if n, err := c.Blobs.CleanTemp(24 * time.Hour); err != nil {
+		c.Log.Warn("cleaning temporary files failed", "err", err)
+	} else if n > 0 {
+		c.Log.Info("removed abandoned temporary files", "count", n)
+	}
+	if err := c.DB.Q().PruneLoginFailures(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		c.Log.Warn("pruning failed-login records failed", "err", err)
+	}
+}
+
+// AuditSystem records a server event such as start or stop.
+func (c *Core) AuditSystem(ctx context.Context, action, detail string) {
+	if err := c.Audit.Append(ctx, audit.Record{Actor: "coffer", SourceIP: "local", Protocol: audit.System, Action: action, Result: audit.OK, Detail: detail}); err != nil {
+		c.Log.Error("cannot write audit record", "action", action, "err", err)
+	}
+}
