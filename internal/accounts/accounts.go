@@ -89,13 +89,15 @@ func record(actor auth.Principal, action, path string) audit.Record {
 }
 
 // change runs fn in a transaction with its audit record, auditing a failure instead.
-func (s *Service) change(ctx context.Context, rec audit.Record, fn func(q db.Q) error) error {
+// fn may complete the record (e.g. with the id of what it created).
+func (s *Service) change(ctx context.Context, recp *audit.Record, fn func(q db.Q) error) error {
 	err := s.db.Tx(ctx, func(q db.Q) error {
 		if err := fn(q); err != nil {
 			return err
 		}
-		return s.audit.AppendTx(ctx, q, rec)
+		return s.audit.AppendTx(ctx, q, *recp)
 	})
+	rec := *recp
 	if err != nil {
 		rec.Result, rec.Detail = audit.Failed, errs.Detail(err)
 		if aerr := s.audit.Append(context.WithoutCancel(ctx), rec); aerr != nil {
@@ -139,7 +141,7 @@ func (s *Service) CreateUser(ctx context.Context, actor auth.Principal, nu NewUs
 	rec := record(actor, audit.ActUserCreate, nu.Name)
 	rec.Detail = fmt.Sprintf("admin=%v quota=%d", nu.Admin, nu.Quota)
 	var u db.User
-	err = s.change(ctx, rec, func(q db.Q) error {
+	err = s.change(ctx, &rec, func(q db.Q) error {
 		u, err = q.CreateUser(ctx, db.NewUser{Name: nu.Name, PasswordHash: hash, Admin: nu.Admin, QuotaBytes: nu.Quota})
 		if errs.Is(errs.Exist, err) {
 			return errs.E(errs.Exist, fmt.Sprintf("a user named %q exists", nu.Name))
@@ -216,7 +218,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor auth.Principal, name str
 	rec := record(actor, action, name)
 	rec.Detail = describe(up)
 	var u db.User
-	err := s.change(ctx, rec, func(q db.Q) error {
+	err := s.change(ctx, &rec, func(q db.Q) error {
 		var err error
 		if u, err = q.UserByName(ctx, name); err != nil {
 			return errs.E(errs.NotFound, fmt.Sprintf("no user named %q", clip(name)))
@@ -290,7 +292,7 @@ func (s *Service) CreateGroup(ctx context.Context, actor auth.Principal, name st
 		return db.Group{}, errs.E(op, err)
 	}
 	var g db.Group
-	err := s.change(ctx, record(actor, audit.ActGroupCreate, name), func(q db.Q) error {
+	err := s.change(ctx, ptr(record(actor, audit.ActGroupCreate, name)), func(q db.Q) error {
 		var err error
 		g, err = q.CreateGroup(ctx, name)
 		if errs.Is(errs.Exist, err) {
@@ -329,7 +331,7 @@ func (s *Service) DeleteGroup(ctx context.Context, actor auth.Principal, name st
 	if err := s.admin(ctx, actor, audit.ActGroupDelete, name); err != nil {
 		return errs.E(op, err)
 	}
-	err := s.change(ctx, record(actor, audit.ActGroupDelete, name), func(q db.Q) error {
+	err := s.change(ctx, ptr(record(actor, audit.ActGroupDelete, name)), func(q db.Q) error {
 		g, err := groupByName(ctx, q, name)
 		if err != nil {
 			return err
@@ -377,7 +379,7 @@ func (s *Service) SetMember(ctx context.Context, actor auth.Principal, group, us
 	if !member {
 		rec.Detail = "removed"
 	}
-	err := s.change(ctx, rec, func(q db.Q) error {
+	err := s.change(ctx, &rec, func(q db.Q) error {
 		g, err := groupByName(ctx, q, group)
 		if err != nil {
 			return err
@@ -416,7 +418,7 @@ func (s *Service) CreateFolder(ctx context.Context, actor auth.Principal, name s
 	rec := record(actor, audit.ActFolderCreate, name)
 	rec.Detail = fmt.Sprintf("quota=%d", quota)
 	var f db.Folder
-	err := s.change(ctx, rec, func(q db.Q) error {
+	err := s.change(ctx, &rec, func(q db.Q) error {
 		var err error
 		f, err = q.CreateSharedFolder(ctx, name, quota)
 		if errs.Is(errs.Exist, err) {
@@ -449,7 +451,7 @@ func (s *Service) SetFolderQuota(ctx context.Context, actor auth.Principal, name
 	}
 	rec := record(actor, audit.ActFolderUpdate, name)
 	rec.Detail = fmt.Sprintf("quota=%d", quota)
-	err := s.change(ctx, rec, func(q db.Q) error {
+	err := s.change(ctx, &rec, func(q db.Q) error {
 		f, err := folderByName(ctx, q, name)
 		if err != nil {
 			return err
@@ -494,7 +496,7 @@ func (s *Service) Grant(ctx context.Context, actor auth.Principal, folder string
 	}
 	rec := record(actor, action, folder)
 	rec.Target, rec.Detail = who.String(), perm.String()
-	err := s.change(ctx, rec, func(q db.Q) error {
+	err := s.change(ctx, &rec, func(q db.Q) error {
 		f, err := folderByName(ctx, q, folder)
 		if err != nil {
 			return err
@@ -559,7 +561,7 @@ func (s *Service) CreateToken(ctx context.Context, actor auth.Principal, user, n
 	rec := record(actor, audit.ActTokenCreate, user)
 	var secret string
 	var tok db.Token
-	err := s.change(ctx, rec, func(q db.Q) error {
+	err := s.change(ctx, &rec, func(q db.Q) error {
 		u, err := userByName(ctx, q, user)
 		if err != nil {
 			return err
@@ -605,7 +607,7 @@ func (s *Service) RevokeToken(ctx context.Context, actor auth.Principal, id stri
 	}
 	rec := record(actor, audit.ActTokenRevoke, t.UserName)
 	rec.Target = "token " + id
-	return s.change(ctx, rec, func(q db.Q) error { return q.RevokeToken(ctx, id) })
+	return s.change(ctx, &rec, func(q db.Q) error { return q.RevokeToken(ctx, id) })
 }
 
 // Unlock lifts a lockout of an account ("user") or address ("ip").
@@ -634,3 +636,5 @@ func (s *Service) VerifyAudit(ctx context.Context, actor auth.Principal) (audit.
 	}
 	return s.audit.Verify(ctx, nil)
 }
+
+func ptr(r audit.Record) *audit.Record { return &r }

@@ -83,6 +83,8 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(c.Log.Handler(), slog.LevelDebug),
+		// A non-nil empty map keeps net/http from enabling HTTP/2 by itself.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
 	return &HTTPS{srv: srv, ln: tls.NewListener(ln, tlsCfg), Fingerprint: fp, Generated: gen}, nil
 }

@@ -57,7 +57,9 @@ func (c *Core) TLSConfig() (cfg *tls.Config, fingerprint string, generated bool,
 			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		},
-		NextProtos: []string{"h2", "http/1.1"},
+		// HTTP/1.1 only: for bulk transfers Go's HTTP/2 costs more CPU per byte and its
+		// flow-control windows halved throughput on loopback (docs/performance.md).
+		NextProtos: []string{"http/1.1"},
 	}
 	return cfg, formatFingerprint(sum[:]), generated, nil
 }

@@ -30,7 +30,14 @@ type writer struct {
 
 	state writerState
 	err   error // the first Write error, then the failed Commit's
+
+	written, flushed int64 // bytes written, and handed to the kernel's writeback
 }
+
+// flushEvery is how often a writer asks the kernel to start writing its data to disk.
+// Without it, writeback of a large file starts only at Commit's fsync, which then waits
+// for the whole file; with it, the disk works while the data still arrives.
+const flushEvery = 8 << 20
 
 // Write writes p straight to the temporary file: callers already write in large
 // pieces, so another buffer would only copy.
@@ -45,6 +52,11 @@ func (w *writer) Write(p []byte) (int, error) {
 		if w.err == nil {
 			w.err = err
 		}
+	}
+	w.written += int64(n)
+	if w.written-w.flushed >= flushEvery {
+		startWriteback(w.f, w.flushed, w.written-w.flushed)
+		w.flushed = w.written
 	}
 	return n, err
 }

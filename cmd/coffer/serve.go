@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/config"
+	"github.com/coffer-mft/coffer/internal/server"
+)
+
+func cmdServe(ctx context.Context, e env, args []string) int {
+	var cfg config.Config
+	fs := flag.NewFlagSet("coffer serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfg.Storage(fs)
+	cfg.Serve(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: coffer serve [flags]\n\nRuns the server: HTTPS with the REST API under /api/v1. On first start with an empty\n"+
+			"data directory it creates everything it needs, including the administrator \"admin\"\n"+
+			"(password from COFFER_ADMIN_PASSWORD, or a random one printed once).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := config.Parse(fs, args, e.getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "coffer serve: unexpected argument %q (see coffer serve --help)\n", fs.Arg(0))
+		return exitUsage
+	}
+	log, err := server.NewLogger(cfg, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+		return exitUsage
+	}
+	core, err := server.Open(ctx, cfg, log, e.getenv)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+		return exitFailure
+	}
+	defer core.Close()
+	created, password, err := core.Bootstrap(ctx, e.getenv("COFFER_ADMIN_PASSWORD"))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "coffer serve: cannot create the first administrator: %v\n", err)
+		return exitFailure
+	}
+	https, err := core.ListenHTTPS()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+		return exitFailure
+	}
+	banner(e, core, https, created, password)
+	core.AuditSystem(ctx, audit.ActServerStart, "version "+Version)
+
+	maintCtx, stopMaint := context.WithCancel(context.WithoutCancel(ctx))
+	go core.Maintain(maintCtx, 10*time.Minute)
+	defer stopMaint()
+
+	errc := make(chan error, 1)
+	go func() { errc <- https.Serve() }()
+	select {
+	case err := <-errc:
+		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+		return exitFailure
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for transfers in progress", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := https.Shutdown(sctx); err != nil {
+		log.Warn("transfers still running at the shutdown timeout were aborted", "err", err)
+	}
+	<-errc
+	core.AuditSystem(context.Background(), audit.ActServerStop, "signal")
+	log.Info("stopped")
+	return exitOK
+}
+
+func banner(e env, core *server.Core, https *server.HTTPS, created bool, password string) {
+	w := e.stdout
+	addr := https.Addr().String()
+	if host, port, err := net.SplitHostPort(addr); err == nil && (host == "::" || host == "0.0.0.0" || host == "") {
+		addr = "localhost:" + port
+	}
+	fmt.Fprintf(w, "Coffer %s\n", Version)
+	fmt.Fprintf(w, "  HTTPS:     https://%s/  (REST API at /api/v1, listening on %s)\n", addr, https.Addr())
+	fmt.Fprintf(w, "  TLS certificate SHA-256: %s", https.Fingerprint)
+	if core.Config.TLSCert == "" {
+		fmt.Fprintf(w, "\n             (self-signed, in %s; check this fingerprint when a client warns)", filepath.Join(core.Config.DataDir, "tls"))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  Data:      %s\n  Database:  %s\n", core.Config.DataDir, core.DB)
+	fmt.Fprintf(w, "  Key-encryption key: %s\n", core.KeySource)
+	if core.NewKey {
+		fmt.Fprintf(w, "\n  A new key-encryption key was created. Every stored file is encrypted with it:\n"+
+			"  LOSING IT LOSES EVERY FILE. Back it up now, somewhere other than this disk, e.g.\n"+
+			"      cp %s /media/backup/coffer.kek   (or print it and keep it in a safe)\n"+
+			"  Better, move it off the data disk and start with --kek-file PATH or COFFER_KEK.\n", core.KeySource)
+	}
+	if created {
+		if password != "" {
+			fmt.Fprintf(w, "\n  Created the administrator \"admin\" with the password:\n\n      %s\n\n"+
+				"  It is shown only this once. Sign in and change it, or set COFFER_ADMIN_PASSWORD\n  before the first start.\n", password)
+		} else {
+			fmt.Fprintf(w, "\n  Created the administrator \"admin\" with the password from COFFER_ADMIN_PASSWORD.\n")
+		}
+	}
+	fmt.Fprintf(w, "\n  Try: curl -k -u admin https://%s/api/v1/tokens -X POST\n  Stop with Ctrl-C (transfers in progress finish first).\n", addr)
+}
