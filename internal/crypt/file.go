@@ -113,12 +113,15 @@ func (k *Keyring) Open(header []byte, payload io.ReaderAt, payloadSize int64) (r
 	if !bytes.Equal(canonical, header) {
 		return nil, 0, errs.E(op, errs.Integrity, "the stored header has been altered (it is not in age's canonical form)")
 	}
-	src := &joinedReaderAt{header: header, payload: payload}
-	ar, n, err := age.DecryptReaderAt(src, int64(len(header))+payloadSize, identity{k})
+	fileKey, err := age.DecryptHeader(header, identity{k})
 	if err != nil {
 		return nil, 0, openError(op, err)
 	}
-	return &plaintextReaderAt{r: ar, size: n}, n, nil
+	cr, err := newChunkReader(fileKey, payload, payloadSize)
+	if err != nil {
+		return nil, 0, openError(op, err)
+	}
+	return cr, cr.size, nil
 }
 
 // openError turns an error from age into ours: a storage error keeps its Kind, a key the
@@ -141,52 +144,6 @@ func openError(op errs.Op, err error) error {
 		return errs.E(op, errs.Integrity, err)
 	}
 	return errs.E(op, errs.Integrity, fmt.Errorf("the file does not decrypt: %w (it was truncated or altered, or its header and payload are not of the same file)", err))
-}
-
-// plaintextReaderAt gives age's reader our errors and io.ReaderAt's end-of-file behaviour.
-type plaintextReaderAt struct {
-	r    io.ReaderAt
-	size int64
-}
-
-func (p *plaintextReaderAt) ReadAt(b []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errs.E(errs.Op("crypt.ReadAt"), errs.Invalid, fmt.Sprintf("negative offset %d", off))
-	}
-	if off >= p.size {
-		return 0, io.EOF
-	}
-	n, err := p.r.ReadAt(b, off)
-	if err != nil && err != io.EOF {
-		err = openError("crypt.ReadAt", err)
-	}
-	return n, err
-}
-
-// joinedReaderAt presents header || payload, a standard age file, to age.
-type joinedReaderAt struct {
-	header  []byte
-	payload io.ReaderAt
-}
-
-func (j *joinedReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	h := int64(len(j.header))
-	n := 0
-	if off < h {
-		n = copy(p, j.header[off:])
-		if n == len(p) {
-			return n, nil
-		}
-		p, off = p[n:], h
-	}
-	m, err := j.payload.ReadAt(p, off-h)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = &storageError{err}
-	}
-	return n + m, err
 }
 
 // storageError marks a failure to read the payload, as opposed to a failure to decrypt it.

@@ -1,10 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
+
 	"net/http"
 	"net/url"
 	"strconv"
@@ -73,6 +74,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, p auth.Principal
 			sum, err := parseDigest(v)
 			if err != nil {
 				return errs.E(errs.Invalid, h+": "+err.Error())
+			}
+			if sum != nil && opt.SHA256 != nil && !bytes.Equal(sum, opt.SHA256) {
+				return errs.E(errs.Invalid, "Repr-Digest and Content-Digest name different SHA-256 values; send one, or the same in both")
 			}
 			if sum != nil {
 				opt.SHA256 = sum
@@ -146,17 +150,35 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p auth.Princip
 	setFileHeaders(w, e)
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
-	h.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(e.Name))
+	h.Set("Content-Disposition", attachment(e.Name))
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{})
 	cw := &countingWriter{w: w}
-	http.ServeContent(cw, r, "", e.Modified, io.NewSectionReader(f, 0, e.Size))
+	http.ServeContent(cw, r, "", e.Modified, f.Seeker())
 	var failure error
 	if err := r.Context().Err(); err != nil {
 		failure = errs.E(errs.Canceled, "the client disconnected")
 	}
 	f.CloseWith(failure)
 	return nil
+}
+
+// attachment is a Content-Disposition that names the file as RFC 6266 and RFC 8187
+// say: every byte but an attr-char is %-encoded. (url.PathEscape keeps "=", ":" and "@",
+// which make the header unparseable for strict readers such as mime.ParseMediaType.)
+func attachment(name string) string {
+	const attrChars = "!#$&+-.^_`|~"
+	var b strings.Builder
+	b.WriteString("attachment; filename*=UTF-8''")
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(attrChars, c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 type countingWriter struct {
