@@ -12,6 +12,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/audit"
@@ -86,7 +87,7 @@ const (
 
 // dummyHash is checked when the user does not exist, so that the answer takes as long
 // as for a real user and does not reveal which names exist.
-var dummyHash = func() string { h, _ := HashPassword("coffer-dummy-password"); return h }()
+var dummyHash = sync.OnceValue(func() string { h, _ := HashPassword("coffer-dummy-password"); return h })
 
 func (s *Service) checkPassword(ctx context.Context, hash, password string) (bool, error) {
 	select {
@@ -116,7 +117,7 @@ func (s *Service) Password(ctx context.Context, name, password string, c Client)
 	}
 	hash := u.PasswordHash
 	if err != nil || hash == "" {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	ok, cerr := s.checkPassword(ctx, hash, password)
 	if cerr != nil {

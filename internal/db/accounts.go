@@ -47,6 +47,7 @@ const (
 	qFolderByID        = `SELECT id, COALESCE(name, ''), quota_bytes, used_bytes, created FROM folders WHERE id = $1`
 	qListFolders       = `SELECT id, name, quota_bytes, used_bytes, created FROM folders WHERE name IS NOT NULL AND name > $1 ORDER BY name LIMIT $2`
 	qSetFolderQuota    = `UPDATE folders SET quota_bytes = $2 WHERE id = $1`
+	qLockFolder        = `UPDATE folders SET used_bytes = used_bytes WHERE id = $1`
 	// Charge adds delta to used_bytes unless that would pass a non-zero quota.
 	qChargeFolder     = `UPDATE folders SET used_bytes = used_bytes + $2 WHERE id = $1 AND (quota_bytes = 0 OR $2 <= 0 OR used_bytes + $2 <= quota_bytes)`
 	qUpsertUserGrant  = `INSERT INTO grants (folder_id, user_id, group_id, perms, created) VALUES ($1, $2, NULL, $3, $4) ON CONFLICT (folder_id, user_id) WHERE user_id IS NOT NULL DO UPDATE SET perms = excluded.perms`
@@ -317,6 +318,12 @@ func (q Q) ListFolders(ctx context.Context, after string, limit int) ([]Folder, 
 // SetFolderQuota sets a folder's quota (0 = unlimited). Errors: NotFound.
 func (q Q) SetFolderQuota(ctx context.Context, folderID, bytes int64) error {
 	return q.execOne(ctx, qSetFolderQuota, folderID, bytes)
+}
+
+// LockFolder takes the folder row's write lock until the transaction ends, so that
+// writers of one folder take turns (PostgreSQL runs at READ COMMITTED). Errors: NotFound.
+func (q Q) LockFolder(ctx context.Context, folderID int64) error {
+	return q.execOne(ctx, qLockFolder, folderID)
 }
 
 // ChargeFolder adds delta bytes (negative to release) to a folder's usage. It reports

@@ -28,6 +28,12 @@ func (q Q) RemovePending(ctx context.Context, blobID string) error {
 	return q.d.classify(err)
 }
 
+// ClaimPending forgets a pending blob that is being published. Errors: NotFound when the
+// row is gone, i.e. garbage collection took the blob for abandoned: do not publish it.
+func (q Q) ClaimPending(ctx context.Context, blobID string) error {
+	return q.execOne(ctx, qRemovePending, blobID)
+}
+
 // PendingBefore lists up to limit blobs pending since before t (abandoned by a crash).
 func (q Q) PendingBefore(ctx context.Context, t time.Time, limit int) ([]string, error) {
 	return q.strings(ctx, qPendingBefore, micro(t), limit)

@@ -69,23 +69,30 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	}
 	q := s.db.Q()
 	// Fail early, before reading the body, on what we can already see.
+	var replaced int64 // the size of the file this one replaces
 	if existing, err := s.lookup(ctx, q, l.folder.ID, l.rel); err == nil && existing.IsDir {
 		return Entry{}, errs.E(errs.IsDir, errs.Path(l.path), "a directory of that name exists")
-	} else if err != nil && !errs.Is(errs.NotFound, err) {
+	} else if err == nil {
+		replaced = existing.Size
+	} else if !errs.Is(errs.NotFound, err) {
 		return Entry{}, err
-	} else if errs.Is(errs.NotFound, err) && !opt.Parents && len(l.rel) > 1 {
+	} else if !opt.Parents && len(l.rel) > 1 {
 		if _, err := s.walk(ctx, q, l.folder.ID, l.rel, false, time.Time{}); err != nil {
 			return Entry{}, err
 		}
 	}
-	if opt.Size >= 0 {
-		f, err := q.FolderByID(ctx, l.folder.ID)
-		if err != nil {
-			return Entry{}, err
-		}
-		if f.QuotaBytes > 0 && f.UsedBytes+opt.Size > f.QuotaBytes {
+	f, err := q.FolderByID(ctx, l.folder.ID)
+	if err != nil {
+		return Entry{}, err
+	}
+	if f.QuotaBytes > 0 {
+		room := f.QuotaBytes - f.UsedBytes + replaced
+		if opt.Size >= 0 && opt.Size > room {
 			return Entry{}, quotaError(f)
 		}
+		// A body of unknown length is cut off as soon as it passes the room left, so that
+		// nobody can fill the disk past their quota, even for the length of an upload.
+		r = &quotaReader{r: r, left: room, folder: f}
 	}
 
 	id := blob.NewID()
@@ -98,7 +105,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 			hex.EncodeToString(sum), hex.EncodeToString(opt.SHA256)))
 	}
 	if err != nil {
-		s.discard(ctx, id, false)
+		s.discard(ctx, id, header != nil)
 		return Entry{}, err
 	}
 
@@ -109,7 +116,13 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	}
 	var out Entry
 	var garbage []string
+	// The whole body is stored: from here on, a client that goes away must not undo a
+	// publish that the database may already have committed.
+	ctx = context.WithoutCancel(ctx)
 	err = s.db.Tx(ctx, func(q db.Q) error {
+		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
+			return err
+		}
 		parent, err := s.walk(ctx, q, l.folder.ID, l.rel, opt.Parents, now)
 		if err != nil {
 			return err
@@ -143,7 +156,10 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		default:
 			return err
 		}
-		if err := q.RemovePending(ctx, string(id)); err != nil {
+		if err := q.ClaimPending(ctx, string(id)); err != nil {
+			if errs.Is(errs.NotFound, err) {
+				return errs.E(errs.Other, "the upload was taken for abandoned by garbage collection; send it again")
+			}
 			return err
 		}
 		rec := record(p, audit.ActFileUpload, l.path)
@@ -219,17 +235,17 @@ func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64
 }
 
 // discard removes a blob that will not be published. committed says whether it reached
-// the store; pending rows left by a failure here are cleaned at the next start.
+// the store. The pending row goes only once the blob is surely gone: if the store cannot
+// delete it now, the row is what lets the next garbage collection find it.
 func (s *Service) discard(ctx context.Context, id blob.ID, committed bool) {
 	ctx = context.WithoutCancel(ctx)
-	if committed {
-		if err := s.blobs.Delete(ctx, id); err != nil {
+	// Even when not committed: Abort removed the data, but a store that failed
+	// mid-commit may still hold it, and deleting a missing blob is not an error.
+	if err := s.blobs.Delete(ctx, id); err != nil {
+		if committed {
 			s.log.Warn("cannot delete discarded blob; the next garbage collection will", "blob", id, "err", err)
-			return
 		}
-	} else {
-		// Abort already removed the data; a store that failed mid-commit may still hold it.
-		_ = s.blobs.Delete(ctx, id)
+		return
 	}
 	if err := s.db.Q().RemovePending(ctx, string(id)); err != nil {
 		s.log.Warn("cannot forget discarded blob", "blob", id, "err", err)
@@ -253,6 +269,27 @@ func (s *Service) charge(ctx context.Context, q db.Q, folderID, delta int64) err
 }
 
 func quotaError(f db.Folder) error {
-	return errs.E(errs.Quota, fmt.Sprintf("quota exceeded: %d of %d bytes used; delete files or ask an administrator for more space",
+	return errs.E(errs.Quota, fmt.Sprintf("the quota is exceeded: %d of %d bytes used; delete files or ask an administrator for more space",
 		f.UsedBytes, f.QuotaBytes))
+}
+
+// quotaReader fails with Quota once more than left bytes were read.
+type quotaReader struct {
+	r      io.Reader
+	left   int64
+	folder db.Folder
+}
+
+func (q *quotaReader) Read(p []byte) (int, error) {
+	// Once over, stay over without reading: io.ReadFull drops an error that comes with
+	// a full buffer, so the error must also come alone.
+	if q.left < 0 {
+		return 0, quotaError(q.folder)
+	}
+	n, err := q.r.Read(p)
+	q.left -= int64(n)
+	if q.left < 0 {
+		return n, quotaError(q.folder)
+	}
+	return n, err
 }

@@ -9,6 +9,7 @@ package files
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"time"
@@ -147,6 +148,9 @@ func (s *Service) fail(ctx context.Context, p auth.Principal, action, path strin
 	case errs.Permission, errs.Unauthenticated, errs.Invalid:
 		rec.Result = audit.Denied
 	}
+	if errors.Is(err, errHidden) {
+		rec.Result = audit.Denied // a denial that the caller is told is NotFound
+	}
 	rec.Detail = errs.Detail(err)
 	if aerr := s.audit.Append(context.WithoutCancel(ctx), rec); aerr != nil {
 		s.log.Error("cannot write audit record", "action", action, "err", aerr)
@@ -154,13 +158,32 @@ func (s *Service) fail(ctx context.Context, p auth.Principal, action, path strin
 	return err
 }
 
+// errHidden is the cause of the NotFound that denied returns in place of Permission: the
+// caller sees what a missing file would give, the audit log sees the denial.
+var errHidden = errors.New("no such file or directory")
+
 // denied is the error for an operation the caller may not do. For a folder the caller
 // cannot even list, it is NotFound, so that names of other people's files do not leak.
 func denied(op errs.Op, v view, l loc, what string) error {
 	if !v.allowed(l, authz.List) {
-		return errs.E(op, errs.NotFound, errs.Path(l.path), "no such file or directory")
+		return errs.E(op, errs.NotFound, errs.Path(l.path), errHidden)
 	}
 	return errs.E(op, errs.Permission, errs.Path(l.path), "you may not "+what+" here")
+}
+
+// lockFolders makes writers of the same folders take turns until the transaction ends,
+// so that each sees the entries and usage that the previous one committed: PostgreSQL
+// runs transactions at READ COMMITTED, where two uploads could both find a name free (or
+// the same old version to replace). SQLite has one writer at a time already. Taking the
+// locks in id order avoids deadlocks.
+func lockFolders(ctx context.Context, q db.Q, folderIDs ...int64) error {
+	slices.Sort(folderIDs)
+	for _, id := range slices.Compact(folderIDs) {
+		if err := q.LockFolder(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // walk finds the directory that holds rel's last component, following rel[:len-1] in
@@ -198,12 +221,22 @@ func (s *Service) lookup(ctx context.Context, q db.Q, folderID int64, rel []stri
 	return e, err
 }
 
+// entry describes e to users. Its times are at the database's resolution (UTC
+// microseconds), so that what Create and Mkdir return equals what Stat and List return.
 func (s *Service) entry(l loc, e db.Entry, perm authz.Perm) Entry {
-	out := Entry{Path: l.path, Name: e.Name, IsDir: e.IsDir, Size: e.Size, Modified: e.Modified, Created: e.Created, Perm: perm}
+	out := Entry{Path: l.path, Name: e.Name, IsDir: e.IsDir, Size: e.Size, Modified: stored(e.Modified), Created: stored(e.Created), Perm: perm}
 	if !e.IsDir {
 		out.SHA256 = e.SHA256
 	}
 	return out
+}
+
+// stored returns t as the database keeps it.
+func stored(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.UnixMicro(t.UnixMicro()).UTC()
 }
 
 // collect deletes blobs that a committed transaction unreferenced. A failure leaves them

@@ -15,8 +15,11 @@ func (s *Service) CollectGarbage(ctx context.Context, staleAfter time.Duration) 
 	removed := 0
 	for {
 		ids, err := q.ListGarbage(ctx, 500)
-		if err != nil || len(ids) == 0 {
+		if err != nil {
 			return removed, err
+		}
+		if len(ids) == 0 {
+			break // on to the abandoned uploads
 		}
 		before := removed
 		for _, id := range ids {

@@ -40,6 +40,9 @@ func (s *Service) mkdir(ctx context.Context, p auth.Principal, path string, pare
 	}
 	var out Entry
 	err = s.db.Tx(ctx, func(q db.Q) error {
+		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
+			return err
+		}
 		now := s.now()
 		parent, err := s.walk(ctx, q, l.folder.ID, l.rel, parents, now)
 		if err != nil {
@@ -72,7 +75,7 @@ func (s *Service) mkdir(ctx context.Context, p auth.Principal, path string, pare
 }
 
 // Rename moves the entry at from to to. Within one folder it needs Write; across folders
-// it needs Delete where it leaves and Write where it arrives. An existing file at to is
+// it needs Read and Delete where it leaves and Write where it arrives. An existing file at to is
 // replaced only with overwrite (and never by a directory); an existing directory is never
 // replaced. Errors: Invalid, NotFound, Permission, Exist, NotDir, Quota, Conflict.
 func (s *Service) Rename(ctx context.Context, p auth.Principal, from, to string, overwrite bool) error {
@@ -103,13 +106,18 @@ func (s *Service) rename(ctx context.Context, p auth.Principal, from, to string,
 	switch {
 	case same && !v.allowed(src, authz.Write):
 		return denied("", v, src, "rename")
-	case !same && !v.allowed(src, authz.Delete):
+	case !same && !v.allowed(src, authz.Read|authz.Delete):
+		// Moving out hands the content to the destination: it needs Read as well as
+		// Delete, or Delete plus a home of one's own would amount to Read.
 		return denied("", v, src, "move files out")
 	case !same && !v.allowed(dst, authz.Write):
 		return denied("", v, dst, "move files in")
 	}
 	var garbage []string
 	err = s.db.Tx(ctx, func(q db.Q) error {
+		if err := lockFolders(ctx, q, src.folder.ID, dst.folder.ID); err != nil {
+			return err
+		}
 		e, err := s.lookup(ctx, q, src.folder.ID, src.rel)
 		if err != nil {
 			return errs.E(errs.Path(src.path), err)
@@ -212,6 +220,9 @@ func (s *Service) delete(ctx context.Context, p auth.Principal, path string, rec
 	}
 	var garbage []string
 	err = s.db.Tx(ctx, func(q db.Q) error {
+		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
+			return err
+		}
 		e, err := s.lookup(ctx, q, l.folder.ID, l.rel)
 		if err != nil {
 			return errs.E(errs.Path(l.path), err)
