@@ -162,3 +162,7 @@ func (e *Env) Do(t testing.TB, r Request) (*http.Response, []byte) {
 	}
 	return resp, b
 }
+
+// Shutdown shuts the listener down as SIGTERM does: requests in progress may finish until
+// ctx ends, then their connections are closed.
+func (e *Env) Shutdown(ctx context.Context) error { return e.https.Shutdown(ctx) }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-mft/coffer/internal/crypt"
+)
+
+// served is a `coffer serve` running in-process.
+type served struct {
+	addr   string
+	banner string
+	stderr *syncBuffer
+	cancel context.CancelFunc
+	code   chan int
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+var listenRE = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
+
+// startServe runs serve and waits for its banner; it fails the test if serve exits first.
+func startServe(t *testing.T, dir string, vars map[string]string) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	s := &served{stderr: &syncBuffer{}, cancel: cancel, code: make(chan int, 1)}
+	e := env2(vars)
+	go func() {
+		s.code <- run(ctx, env{stdin: strings.NewReader(""), stdout: pw, stderr: s.stderr, getenv: e},
+			[]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--shutdown-timeout", "5s"})
+		pw.Close()
+	}()
+	var banner strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		banner.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "Stop with Ctrl-C") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	s.banner = banner.String()
+	m := listenRE.FindStringSubmatch(s.banner)
+	if m == nil {
+		cancel()
+		t.Fatalf("serve did not start (exit %v):\nstdout:\n%s\nstderr:\n%s", <-s.code, s.banner, s.stderr)
+	}
+	s.addr = m[1]
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+func env2(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func (s *served) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case c := <-s.code:
+		s.code <- c
+		return c
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of its context ending")
+		return -1
+	}
+}
+
+func TestServeFirstStartAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir, nil)
+	for _, want := range []string{"TLS certificate SHA-256:", "Key-encryption key: " + filepath.Join(dir, "coffer.kek"),
+		"LOSING IT LOSES EVERY FILE", `Created the administrator "admin" with the password:`} {
+		if !strings.Contains(s.banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, s.banner)
+		}
+	}
+	pw := regexp.MustCompile(`(?m)^\s{6}(\S{20,})$`).FindStringSubmatch(s.banner)
+	if pw == nil {
+		t.Fatalf("no password in the banner:\n%s", s.banner)
+	}
+	// The printed password works, over TLS verified against the generated certificate.
+	certPEM, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("POST", "https://"+s.addr+"/api/v1/tokens", nil)
+	req.SetBasicAuth("admin", pw[1])
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(body), `"token": "coffer_`) {
+		t.Fatalf("token with the printed password: %d %s", resp.StatusCode, body)
+	}
+	if strings.Contains(s.stderr.String(), pw[1]) {
+		t.Fatal("the admin password reached the log")
+	}
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("serve exited %d after SIGTERM-like cancel; stderr:\n%s", code, s.stderr)
+	}
+
+	// A restart keeps everything and prints no new password or key warning.
+	s2 := startServe(t, dir, nil)
+	if strings.Contains(s2.banner, "Created the administrator") || strings.Contains(s2.banner, "A new key-encryption key") {
+		t.Fatalf("restart re-initialised:\n%s", s2.banner)
+	}
+	s2.stop(t)
+
+	// The wrong key is refused, naming the problem.
+	other, _ := crypt.NewKeyring()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: env2(map[string]string{"COFFER_KEK": string(other.Marshal())})},
+		[]string{"serve", "--data", dir, "--http", "127.0.0.1:0"})
+	if code != exitFailure || !strings.Contains(errb.String(), "does not contain") && !strings.Contains(errb.String(), "wrong key") {
+		t.Fatalf("wrong COFFER_KEK: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+func TestServeAdminPasswordFromEnvAndBadInput(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir, map[string]string{"COFFER_ADMIN_PASSWORD": "a long enough password"})
+	if !strings.Contains(s.banner, "password from COFFER_ADMIN_PASSWORD") || strings.Contains(s.banner, "a long enough password") {
+		t.Fatalf("banner:\n%s", s.banner)
+	}
+	s.stop(t)
+	cases := []struct {
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0"}, map[string]string{"COFFER_ADMIN_PASSWORD": "short"}, exitFailure, "at least 12"},
+		{[]string{"serve", "--bogus"}, nil, exitUsage, "flag provided but not defined"},
+		{[]string{"serve", "--data", t.TempDir(), "--log-format", "xml"}, nil, exitUsage, "use text or json"},
+		{[]string{"serve", "--data", filepath.Join(dir, "coffer.kek"), "--http", "127.0.0.1:0"}, nil, exitFailure, "data directory"},
+		{[]string{"serve", "--data", t.TempDir(), "--tls-cert", "/nonexistent.pem", "--http", "127.0.0.1:0"}, nil, exitFailure, "--tls-key"},
+		{[]string{"serve", "--data", t.TempDir(), "--db", "postgres://x:secret@127.0.0.1:1/db?connect_timeout=2"}, nil, exitFailure, "cannot connect to PostgreSQL"},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: env2(c.env)}, c.args)
+		if code != c.code || !strings.Contains(errb.String(), c.want) || strings.Contains(errb.String(), "secret") {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errb.String(), c.code, c.want)
+		}
+	}
+}
