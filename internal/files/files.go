@@ -253,3 +253,10 @@ func (s *Service) collect(ctx context.Context, ids []string) {
 		}
 	}
 }
+
+// Refused records in the audit log a request that a protocol front-end refused before
+// it could reach a use case (for example a URL whose path cannot be decoded), and
+// returns err. action is the audit action the request would have been.
+func (s *Service) Refused(ctx context.Context, p auth.Principal, action, rawPath string, err error) error {
+	return s.fail(ctx, p, action, rawPath, err)
+}

@@ -51,8 +51,6 @@ func New(f *files.Service, a *accounts.Service, au *auth.Service, log *slog.Logg
 	return s
 }
 
-type principalKey struct{}
-
 // handler is an API handler for an authenticated caller.
 type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 
@@ -69,8 +67,27 @@ func (s *Server) routes() {
 	m.Handle("POST "+Prefix+"/move", s.authed(s.move))
 	s.adminRoutes()
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowedMethods(r); allow != "" {
+			// ServeMux would answer 405 itself, but this catch-all matches every method.
+			w.Header().Set("Allow", allow)
+			writeProblem(w, r, http.StatusMethodNotAllowed, "use "+allow+" on this endpoint")
+			return
+		}
 		writeProblem(w, r, http.StatusNotFound, "no such API endpoint: see "+Prefix+"/openapi.json")
 	})
+}
+
+// allowedMethods lists the methods that have a route for r's path, "" when none has.
+func (s *Server) allowedMethods(r *http.Request) string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != Prefix+"/" {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 // ServeHTTP routes a request. The file and directory endpoints take a path in the URL;
@@ -336,6 +353,12 @@ func (s *Server) move(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 		return err
 	}
 	e, err := s.files.Stat(r.Context(), p, req.To)
+	if errs.Is(errs.NotFound, err) {
+		// Moved where the caller may write but not look (a drop folder), or gone since:
+		// the move happened all the same, and a 404 would invite a retry.
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

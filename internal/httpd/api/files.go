@@ -5,13 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
@@ -44,7 +45,7 @@ func (s *Server) fileHandler(escaped string) handler {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		path, err := pathFromURL(escaped)
 		if err != nil {
-			return err
+			return s.files.Refused(r.Context(), p, fileAction(r.Method), "/"+escaped, err)
 		}
 		switch r.Method {
 		case http.MethodPut:
@@ -115,7 +116,7 @@ func parseDigest(v string) ([]byte, error) {
 			continue
 		}
 		if len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
-			return nil, fmt.Errorf("the sha-256 value must be base64 between colons, like sha-256=:X48E9q...=:")
+			return nil, fmt.Errorf(`the sha-256 value must be base64 between colons, like "sha-256=:X48E9q...=:"`)
 		}
 		sum, err := base64.StdEncoding.DecodeString(val[1 : len(val)-1])
 		if err != nil || len(sum) != 32 {
@@ -153,14 +154,40 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p auth.Princip
 	h.Set("Content-Disposition", attachment(e.Name))
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{})
-	cw := &countingWriter{w: w}
-	http.ServeContent(cw, r, "", e.Modified, f.Seeker())
-	var failure error
-	if err := r.Context().Err(); err != nil {
+	src := &readFailure{ReadSeeker: f.Seeker()}
+	dw := &deferredWriter{w: w}
+	http.ServeContent(dw, r, "", e.Modified, src)
+	failure := src.err
+	if failure == nil && r.Context().Err() != nil {
 		failure = errs.E(errs.Canceled, "the client disconnected")
 	}
 	f.CloseWith(failure)
-	return nil
+	switch {
+	case src.err == nil:
+		dw.commit()
+		return nil
+	case !dw.committed:
+		return src.err // nothing sent yet: the client gets a problem (500 for a corrupt file)
+	}
+	// Part of the content is out: break the response off, so that the client cannot
+	// take what it got for the whole file.
+	s.log.Error("download failed after the response began", "path", r.URL.Path, "err", src.err)
+	panic(http.ErrAbortHandler)
+}
+
+// readFailure remembers the first error, other than EOF, in reading the file:
+// ServeContent drops it, and a failed download must not pass for a successful one.
+type readFailure struct {
+	io.ReadSeeker
+	err error
+}
+
+func (r *readFailure) Read(p []byte) (int, error) {
+	n, err := r.ReadSeeker.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
 }
 
 // attachment is a Content-Disposition that names the file as RFC 6266 and RFC 8187
@@ -181,17 +208,38 @@ func attachment(name string) string {
 	return b.String()
 }
 
-type countingWriter struct {
-	w http.ResponseWriter
-	n int64
+// deferredWriter holds the status line back until the first byte of content, so that a
+// file that fails to read before any content is sent (its first chunk is corrupt) can
+// still be answered with a problem rather than a 200 that breaks off.
+type deferredWriter struct {
+	w         http.ResponseWriter
+	code      int
+	committed bool
 }
 
-func (c *countingWriter) Header() http.Header  { return c.w.Header() }
-func (c *countingWriter) WriteHeader(code int) { c.w.WriteHeader(code) }
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+func (d *deferredWriter) Header() http.Header { return d.w.Header() }
+
+func (d *deferredWriter) WriteHeader(code int) {
+	if d.code == 0 {
+		d.code = code
+	}
+}
+
+func (d *deferredWriter) Write(p []byte) (int, error) {
+	d.commit()
+	return d.w.Write(p)
+}
+
+// commit sends the status line, if it has not been sent.
+func (d *deferredWriter) commit() {
+	if d.committed {
+		return
+	}
+	d.committed = true
+	if d.code == 0 {
+		d.code = http.StatusOK
+	}
+	d.w.WriteHeader(d.code)
 }
 
 func (s *Server) head(w http.ResponseWriter, r *http.Request, p auth.Principal, path string) error {
@@ -224,7 +272,11 @@ func (s *Server) dirHandler(escaped string) handler {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		path, err := pathFromURL(escaped)
 		if err != nil {
-			return err
+			action := audit.ActDirList
+			if r.Method == http.MethodPost {
+				action = audit.ActDirCreate
+			}
+			return s.files.Refused(r.Context(), p, action, "/"+escaped, err)
 		}
 		switch r.Method {
 		case http.MethodGet:
@@ -271,4 +323,17 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p auth.Principal, 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// fileAction is the audit action of a request on /files.
+func fileAction(method string) string {
+	switch method {
+	case http.MethodPut:
+		return audit.ActFileUpload
+	case http.MethodDelete:
+		return audit.ActFileDelete
+	case http.MethodHead:
+		return audit.ActFileStat
+	}
+	return audit.ActFileDownload
 }

@@ -2,11 +2,13 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/files"
 )
 
 // problem is an RFC 9457 problem details object.
@@ -67,6 +69,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errs.NoSpace:
 		s.log.Error("storage full", "path", r.URL.Path, "err", err)
 		detail = "the server's storage is full; try again later or contact the administrator"
+	case errs.Canceled:
+		if errors.Is(err, files.ErrBodyRead) && r.Context().Err() == nil {
+			// The client is still there to read the answer: its body was malformed
+			// (a bad chunk, say), which is its error, not a disconnection.
+			code = http.StatusBadRequest
+		}
 	case errs.Integrity:
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			// Stored data failed authentication: a server-side fault, never the client's.
@@ -97,6 +105,8 @@ func writeProblem(w http.ResponseWriter, r *http.Request, code int, detail strin
 	h.Del("ETag")
 	h.Del("Repr-Digest")
 	h.Del("Content-Disposition")
+	h.Del("Content-Range")
+	h.Del("Last-Modified")
 	h.Set("Content-Type", "application/problem+json")
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
