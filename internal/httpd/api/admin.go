@@ -124,16 +124,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 }
 
 func (s *Server) userTokens(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	ts, err := s.accounts.ListTokens(r.Context(), p, r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	out := make([]tokenResponse, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, tokenOut(t))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
-	return nil
+	return s.writeTokens(w, r, p, r.PathValue("name"))
 }
 
 func (s *Server) createUserToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -141,12 +132,9 @@ func (s *Server) createUserToken(w http.ResponseWriter, r *http.Request, p auth.
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	var ttl time.Duration
-	if req.ExpiresIn != "" {
-		var err error
-		if ttl, err = time.ParseDuration(req.ExpiresIn); err != nil {
-			return errs.E(errs.Invalid, "expires_in must be a duration such as \"720h\"")
-		}
+	ttl, err := req.ttl()
+	if err != nil {
+		return err
 	}
 	secret, t, err := s.accounts.CreateToken(r.Context(), p, r.PathValue("name"), req.Name, ttl)
 	if err != nil {

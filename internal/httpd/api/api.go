@@ -240,6 +240,18 @@ type tokenRequest struct {
 	ExpiresIn string `json:"expires_in"` // a Go duration such as "720h"
 }
 
+// ttl is the requested lifetime; 0 means the default.
+func (req tokenRequest) ttl() (time.Duration, error) {
+	if req.ExpiresIn == "" {
+		return 0, nil
+	}
+	ttl, err := time.ParseDuration(req.ExpiresIn)
+	if err != nil {
+		return 0, errs.E(errs.Invalid, "expires_in must be a duration such as \"720h\"")
+	}
+	return ttl, nil
+}
+
 type tokenResponse struct {
 	Token   string    `json:"token,omitempty"`
 	ID      string    `json:"id"`
@@ -266,13 +278,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	var ttl time.Duration
-	if req.ExpiresIn != "" {
-		var err error
-		if ttl, err = time.ParseDuration(req.ExpiresIn); err != nil {
-			s.writeError(w, r, errs.E(errs.Invalid, "expires_in must be a duration such as \"720h\""))
-			return
-		}
+	ttl, err := req.ttl()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	p, err := s.auth.Password(r.Context(), user, pass, client(r))
 	if err != nil {
@@ -299,7 +308,12 @@ func tokenOut(t db.Token) tokenResponse {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	ts, err := s.accounts.ListTokens(r.Context(), p, p.Name)
+	return s.writeTokens(w, r, p, p.Name)
+}
+
+// writeTokens answers with the tokens of user (never their secrets).
+func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, p auth.Principal, user string) error {
+	ts, err := s.accounts.ListTokens(r.Context(), p, user)
 	if err != nil {
 		return err
 	}
