@@ -51,7 +51,7 @@ func dispatch(ctx context.Context, e env, group, about string, subs []subcommand
 	printUsage := func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: coffer %s COMMAND [arguments] [flags]\n\n%s\n\nCommands:\n", group, about)
 		for _, s := range subs {
-			fmt.Fprintf(w, "  %-10s %s\n", s.name, s.summary)
+			fmt.Fprintf(w, "  %-15s %s\n", s.name, s.summary)
 		}
 		fmt.Fprintf(w, "\nRun 'coffer %s COMMAND --help' for a command's arguments and flags.\n", group)
 	}

@@ -26,6 +26,8 @@ func cmdUser(ctx context.Context, e env, args []string) int {
 		{"passwd", "set a new password (generated unless --password-stdin)", userPasswd},
 		{"admin", "give (--on) or take away (--off) the administrator role", userAdmin},
 		{"quota", "set the quota of an account's home folder", userQuota},
+		{"key", "manage the SSH public keys of an account (add, list, remove)", cmdUserKey},
+		{"password-login", "allow (--on) or forbid (--off) signing in with a password", userPasswordLogin},
 	}, args)
 }
 

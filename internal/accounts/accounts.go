@@ -185,10 +185,11 @@ func clampLimit(n int) int {
 
 // UserUpdate lists the changes to make; nil fields stay as they are.
 type UserUpdate struct {
-	Admin    *bool
-	Disabled *bool
-	Quota    *int64
-	Password *string
+	Admin         *bool
+	Disabled      *bool
+	Quota         *int64
+	Password      *string
+	PasswordLogin *bool // false: the user signs in with SSH keys (and API tokens) only
 }
 
 // UpdateUser changes an account. The last enabled administrator can be neither disabled
@@ -196,7 +197,7 @@ type UserUpdate struct {
 func (s *Service) UpdateUser(ctx context.Context, actor auth.Principal, name string, up UserUpdate) (db.User, error) {
 	const op = errs.Op("accounts.UpdateUser")
 	action := audit.ActUserUpdate
-	if up.Password != nil && up.Admin == nil && up.Disabled == nil && up.Quota == nil {
+	if up.Password != nil && up.Admin == nil && up.Disabled == nil && up.Quota == nil && up.PasswordLogin == nil {
 		action = audit.ActUserPassword
 	}
 	if err := s.admin(ctx, actor, action, name); err != nil {
@@ -253,6 +254,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor auth.Principal, name str
 				return err
 			}
 		}
+		if up.PasswordLogin != nil {
+			if err := q.SetPasswordLogin(ctx, u.ID, *up.PasswordLogin); err != nil {
+				return err
+			}
+		}
 		u, err = q.UserByID(ctx, u.ID)
 		return err
 	})
@@ -275,6 +281,9 @@ func describe(up UserUpdate) string {
 	}
 	if up.Password != nil {
 		s += "password changed "
+	}
+	if up.PasswordLogin != nil {
+		s += fmt.Sprintf("password_login=%v ", *up.PasswordLogin)
 	}
 	if s == "" {
 		return "no change"

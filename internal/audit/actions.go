@@ -30,3 +30,9 @@ const (
 	ActServerStop    = "server.stop"
 	ActLockoutLifted = "login.unlock"
 )
+
+// Actions added with SFTP.
+const (
+	ActKeyAdd    = "key.add"
+	ActKeyRemove = "key.remove"
+)

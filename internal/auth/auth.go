@@ -129,6 +129,9 @@ func (s *Service) Password(ctx context.Context, name, password string, c Client)
 	case u.PasswordHash == "":
 		rec.Detail = "password: password sign-in not set up for this user"
 		ok = false
+	case !u.PasswordLogin:
+		rec.Detail = "password: password sign-in is turned off for this user (keys only)"
+		ok = false
 	case !ok:
 		rec.Detail = "password: wrong password"
 	case u.Disabled:

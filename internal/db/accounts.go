@@ -7,19 +7,20 @@ import (
 
 // User is a user account row joined with its home folder's quota.
 type User struct {
-	ID           int64
-	Name         string
-	PasswordHash string // argon2id PHC string; empty = password login impossible
-	Admin        bool
-	Disabled     bool
-	HomeFolderID int64
-	QuotaBytes   int64 // of the home folder; 0 = unlimited
-	UsedBytes    int64
-	Created      time.Time
-	Updated      time.Time
+	ID            int64
+	Name          string
+	PasswordHash  string // argon2id PHC string; empty = password login impossible
+	Admin         bool
+	Disabled      bool
+	PasswordLogin bool // false: only SSH keys (and tokens) sign this user in
+	HomeFolderID  int64
+	QuotaBytes    int64 // of the home folder; 0 = unlimited
+	UsedBytes     int64
+	Created       time.Time
+	Updated       time.Time
 }
 
-const userColumns = `u.id, u.name, u.password_hash, u.is_admin, u.disabled, u.home_folder_id, f.quota_bytes, f.used_bytes, u.created, u.updated`
+const userColumns = `u.id, u.name, u.password_hash, u.is_admin, u.disabled, u.password_login, u.home_folder_id, f.quota_bytes, f.used_bytes, u.created, u.updated`
 
 const (
 	qInsertHomeFolder  = `INSERT INTO folders (name, owner_id, quota_bytes, used_bytes, created) VALUES (NULL, NULL, $1, 0, $2) RETURNING id`
@@ -88,9 +89,9 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(s scanner) (User, error) {
 	var u User
-	var admin, disabled, created, updated int64
-	err := s.Scan(&u.ID, &u.Name, &u.PasswordHash, &admin, &disabled, &u.HomeFolderID, &u.QuotaBytes, &u.UsedBytes, &created, &updated)
-	u.Admin, u.Disabled = admin != 0, disabled != 0
+	var admin, disabled, pwLogin, created, updated int64
+	err := s.Scan(&u.ID, &u.Name, &u.PasswordHash, &admin, &disabled, &pwLogin, &u.HomeFolderID, &u.QuotaBytes, &u.UsedBytes, &created, &updated)
+	u.Admin, u.Disabled, u.PasswordLogin = admin != 0, disabled != 0, pwLogin != 0
 	u.Created, u.Updated = fromMicro(created), fromMicro(updated)
 	return u, err
 }

@@ -56,7 +56,7 @@ func TestAdminUsers(t *testing.T) {
 		wantStatus(t, resp, body, http.StatusCreated)
 		resp, body = admin(t, e, "GET", "/users/dave", "")
 		wantStatus(t, resp, body, http.StatusOK)
-		if strings.Contains(string(body), dave.Password) || strings.Contains(string(body), "password") {
+		if strings.Contains(string(body), dave.Password) || strings.Contains(string(body), `"password":`) {
 			t.Errorf("GET shows the password: %s", body)
 		}
 
@@ -376,25 +376,28 @@ func TestAdminForbidden(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusCreated)
 
 	calls := map[route]struct{ path, body string }{
-		{"GET", "/admin/users"}:                           {"/admin/users", ""},
-		{"POST", "/admin/users"}:                          {"/admin/users", `{"name":"mallory","password":"a-long-password-for-mallory","admin":true}`},
-		{"GET", "/admin/users/{name}"}:                    {"/admin/users/victim", ""},
-		{"PATCH", "/admin/users/{name}"}:                  {"/admin/users/bob", `{"admin":true}`},
-		{"GET", "/admin/users/{name}/tokens"}:             {"/admin/users/victim/tokens", ""},
-		{"POST", "/admin/users/{name}/tokens"}:            {"/admin/users/victim/tokens", `{}`},
-		{"GET", "/admin/groups"}:                          {"/admin/groups", ""},
-		{"POST", "/admin/groups"}:                         {"/admin/groups", `{"name":"mallory"}`},
-		{"DELETE", "/admin/groups/{name}"}:                {"/admin/groups/eng", ""},
-		{"PUT", "/admin/groups/{name}/members/{user}"}:    {"/admin/groups/eng/members/bob", ""},
-		{"DELETE", "/admin/groups/{name}/members/{user}"}: {"/admin/groups/eng/members/bob", ""},
-		{"GET", "/admin/folders"}:                         {"/admin/folders", ""},
-		{"POST", "/admin/folders"}:                        {"/admin/folders", `{"name":"Loot"}`},
-		{"PATCH", "/admin/folders/{name}"}:                {"/admin/folders/Shared", `{"quota_bytes":1}`},
-		{"GET", "/admin/grants"}:                          {"/admin/grants", ""},
-		{"PUT", "/admin/grants"}:                          {"/admin/grants", `{"folder":"Shared","user":"bob","perms":["all"]}`},
-		{"GET", "/admin/audit"}:                           {"/admin/audit", ""},
-		{"GET", "/admin/audit/verify"}:                    {"/admin/audit/verify", ""},
-		{"DELETE", "/admin/lockouts/{scope}/{subject}"}:   {"/admin/lockouts/ip/127.0.0.1", ""},
+		{"GET", "/admin/users"}:                              {"/admin/users", ""},
+		{"POST", "/admin/users"}:                             {"/admin/users", `{"name":"mallory","password":"a-long-password-for-mallory","admin":true}`},
+		{"GET", "/admin/users/{name}"}:                       {"/admin/users/victim", ""},
+		{"PATCH", "/admin/users/{name}"}:                     {"/admin/users/bob", `{"admin":true}`},
+		{"GET", "/admin/users/{name}/tokens"}:                {"/admin/users/victim/tokens", ""},
+		{"POST", "/admin/users/{name}/tokens"}:               {"/admin/users/victim/tokens", `{}`},
+		{"GET", "/admin/groups"}:                             {"/admin/groups", ""},
+		{"POST", "/admin/groups"}:                            {"/admin/groups", `{"name":"mallory"}`},
+		{"DELETE", "/admin/groups/{name}"}:                   {"/admin/groups/eng", ""},
+		{"PUT", "/admin/groups/{name}/members/{user}"}:       {"/admin/groups/eng/members/bob", ""},
+		{"DELETE", "/admin/groups/{name}/members/{user}"}:    {"/admin/groups/eng/members/bob", ""},
+		{"GET", "/admin/folders"}:                            {"/admin/folders", ""},
+		{"POST", "/admin/folders"}:                           {"/admin/folders", `{"name":"Loot"}`},
+		{"PATCH", "/admin/folders/{name}"}:                   {"/admin/folders/Shared", `{"quota_bytes":1}`},
+		{"GET", "/admin/grants"}:                             {"/admin/grants", ""},
+		{"PUT", "/admin/grants"}:                             {"/admin/grants", `{"folder":"Shared","user":"bob","perms":["all"]}`},
+		{"GET", "/admin/audit"}:                              {"/admin/audit", ""},
+		{"GET", "/admin/audit/verify"}:                       {"/admin/audit/verify", ""},
+		{"DELETE", "/admin/lockouts/{scope}/{subject}"}:      {"/admin/lockouts/ip/127.0.0.1", ""},
+		{"GET", "/admin/users/{name}/keys"}:                  {"/admin/users/victim/keys", ""},
+		{"POST", "/admin/users/{name}/keys"}:                 {"/admin/users/victim/keys", `{"public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ6Ek6Crz6hJyQvdDRMNvDy3Dt9vGeWsLnKMl2a7bH+Y x"}`},
+		{"DELETE", "/admin/users/{name}/keys/{fingerprint}"}: {"/admin/users/victim/keys/SHA256:x", ""},
 	}
 	for _, r := range sourceRoutes(t) {
 		if !strings.HasPrefix(r.pattern, "/admin/") {

@@ -66,6 +66,7 @@ func (s *Server) routes() {
 	m.Handle("GET "+Prefix+"/me", s.authed(s.me))
 	m.Handle("POST "+Prefix+"/move", s.authed(s.move))
 	s.adminRoutes()
+	s.keyRoutes()
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowedMethods(r); allow != "" {
 			// ServeMux would answer 405 itself, but this catch-all matches every method.

@@ -37,6 +37,7 @@ func TestSchemasMatchStructs(t *testing.T) {
 		"TokenRequest":      {tokenRequest{}, false},
 		"Token":             {tokenResponse{}, true},
 		"User":              {user{}, true},
+		"SSHKey":            {sshKey{}, true},
 		"CreateUserRequest": {createUserRequest{}, false},
 		"UpdateUserRequest": {updateUserRequest{}, false},
 		"Group":             {group{}, true},

@@ -1,0 +1,67 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/errs"
+)
+
+// PublicKey signs name in with an SSH public key whose possession the SSH layer has
+// verified (or is about to: it asks first whether a key would be accepted). The key is
+// looked up only in the database, by its fingerprint, and must belong to name byte for
+// byte. A key that does not match is not counted as a failed sign-in, since SSH clients
+// offer every key they hold; the front-end reports a connection that never
+// authenticates with Failed. Errors: Unauthenticated, Locked.
+func (s *Service) PublicKey(ctx context.Context, name string, key ssh.PublicKey, c Client) (Principal, error) {
+	const op = errs.Op("auth.PublicKey")
+	rec := audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActLogin, Detail: "publickey"}
+	if err := s.checkLocked(ctx, name, c, rec); err != nil {
+		return Principal{}, errs.E(op, err)
+	}
+	q := s.db.Q()
+	k, err := q.KeyByFingerprint(ctx, ssh.FingerprintSHA256(key))
+	if err != nil && !errs.Is(errs.NotFound, err) {
+		return Principal{}, errs.E(op, err)
+	}
+	if err != nil || k.UserName != name || !bytes.Equal(k.PublicKey, key.Marshal()) {
+		return Principal{}, errs.E(op, errs.Unauthenticated, "this key is not registered for this user")
+	}
+	u, err := q.UserByID(ctx, k.UserID)
+	if err != nil {
+		return Principal{}, errs.E(op, err)
+	}
+	if u.Disabled {
+		return Principal{}, errs.E(op, errs.Unauthenticated, "the account is disabled")
+	}
+	return Principal{UserID: u.ID, Name: u.Name, Admin: u.Admin, Protocol: c.Protocol, SourceIP: c.IP}, nil
+}
+
+// Accepted records a successful sign-in that the caller completed itself, such as an
+// SSH handshake after PublicKey. method is e.g. "publickey" or "password"; fingerprint
+// names the key used, if any, whose last use it records.
+func (s *Service) Accepted(ctx context.Context, p Principal, method, fingerprint string) error {
+	detail := method
+	if fingerprint != "" {
+		detail += " " + fingerprint
+		if k, err := s.db.Q().KeyByFingerprint(ctx, fingerprint); err == nil && k.UserID == p.UserID {
+			_ = s.db.Q().TouchUserKey(ctx, k.ID, s.now()) // best effort, like token use
+		}
+	}
+	return s.audit.Append(ctx, audit.Record{Actor: p.Name, SourceIP: p.SourceIP, Protocol: p.Protocol,
+		Action: audit.ActLogin, Result: audit.OK, Detail: detail})
+}
+
+// Failed records a sign-in that failed for a reason the caller saw (e.g. an SSH
+// connection that closed without authenticating), counting it towards lockout like a
+// wrong password.
+func (s *Service) Failed(ctx context.Context, name string, c Client, detail string) error {
+	err := s.fail(ctx, name, c, audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActLogin, Detail: detail})
+	if errs.Is(errs.Unauthenticated, err) {
+		return nil
+	}
+	return err
+}
