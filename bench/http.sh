@@ -31,7 +31,7 @@ export COFFER_ADMIN_PASSWORD=bench-admin-password
 start_coffer() {
   local data=$1; shift
   local port; port=$(freeport)
-  "$work/coffer" serve --data "$data" --http "127.0.0.1:$port" --log-level warn "$@" > "$data.out" 2>&1 &
+  "$work/coffer" serve --data "$data" --http "127.0.0.1:$port" --sftp off --log-level warn "$@" > "$data.out" 2>&1 &
   CPID=$!; pids+=("$CPID")
   CURL_BASE="https://127.0.0.1:$port"
   for _ in $(seq 100); do curl -sk "$CURL_BASE/" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -58,34 +58,68 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
 		return exitFailure
 	}
-	banner(e, core, https, created, password)
+	var sftp *server.SFTP
+	if cfg.SFTPEnabled() {
+		if sftp, err = core.ListenSFTP(); err != nil {
+			fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+			return exitFailure
+		}
+	}
+	banner(e, core, https, sftp, created, password)
 	core.AuditSystem(ctx, audit.ActServerStart, "version "+Version)
 
 	maintCtx, stopMaint := context.WithCancel(context.WithoutCancel(ctx))
 	go core.Maintain(maintCtx, 10*time.Minute)
 	defer stopMaint()
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	listeners := 1
 	go func() { errc <- https.Serve() }()
+	if sftp != nil {
+		listeners++
+		go func() { errc <- sftp.Serve() }()
+	}
 	select {
 	case err := <-errc:
 		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+		shutdown(log, cfg.ShutdownTimeout, https, sftp)
+		for range listeners - 1 {
+			<-errc
+		}
 		return exitFailure
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: waiting for transfers in progress", "timeout", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := https.Shutdown(sctx); err != nil {
-		log.Warn("transfers still running at the shutdown timeout were aborted", "err", err)
+	shutdown(log, cfg.ShutdownTimeout, https, sftp)
+	for range listeners {
+		<-errc
 	}
-	<-errc
 	core.AuditSystem(context.Background(), audit.ActServerStop, "signal")
 	log.Info("stopped")
 	return exitOK
 }
 
-func banner(e env, core *server.Core, https *server.HTTPS, created bool, password string) {
+// shutdown stops both listeners at once, giving transfers in progress the same grace period.
+func shutdown(log interface {
+	Warn(msg string, args ...any)
+}, timeout time.Duration, https *server.HTTPS, sftp *server.SFTP) {
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	if sftp != nil {
+		go func() { done <- sftp.Shutdown(sctx) }()
+	}
+	if err := https.Shutdown(sctx); err != nil {
+		log.Warn("HTTPS transfers still running at the shutdown timeout were aborted", "err", err)
+	}
+	if sftp != nil {
+		if err := <-done; err != nil {
+			log.Warn("SFTP sessions still running at the shutdown timeout were closed", "err", err)
+		}
+	}
+}
+
+func banner(e env, core *server.Core, https *server.HTTPS, sftp *server.SFTP, created bool, password string) {
 	w := e.stdout
 	addr := https.Addr().String()
 	if host, port, err := net.SplitHostPort(addr); err == nil && (host == "::" || host == "0.0.0.0" || host == "") {
@@ -98,6 +132,15 @@ func banner(e env, core *server.Core, https *server.HTTPS, created bool, passwor
 		fmt.Fprintf(w, "\n             (self-signed, in %s; check this fingerprint when a client warns)", filepath.Join(core.Config.DataDir, "tls"))
 	}
 	fmt.Fprintln(w)
+	if sftp != nil {
+		fmt.Fprintf(w, "  SFTP:      sftp -P %s USER@%s  (listening on %s)\n", portOf(sftp.Addr()), hostOf(addr), sftp.Addr())
+		fmt.Fprintf(w, "  SSH host keys (%s; check these when a client asks):\n", core.Config.SFTPHostKeyDir())
+		for _, fp := range sftp.Fingerprints {
+			fmt.Fprintf(w, "             %s\n", fp)
+		}
+	} else {
+		fmt.Fprintf(w, "  SFTP:      off\n")
+	}
 	fmt.Fprintf(w, "  Data:      %s\n  Database:  %s\n", core.Config.DataDir, core.DB)
 	fmt.Fprintf(w, "  Key-encryption key: %s\n", core.KeySource)
 	if core.NewKey {
@@ -115,4 +158,14 @@ func banner(e env, core *server.Core, https *server.HTTPS, created bool, passwor
 		}
 	}
 	fmt.Fprintf(w, "\n  Try: curl -k -u admin https://%s/api/v1/tokens -X POST\n  Stop with Ctrl-C (transfers in progress finish first).\n", addr)
+}
+
+func portOf(a net.Addr) string {
+	_, port, _ := net.SplitHostPort(a.String())
+	return port
+}
+
+func hostOf(hostport string) string {
+	host, _, _ := net.SplitHostPort(hostport)
+	return host
 }

@@ -51,7 +51,7 @@ func startServe(t *testing.T, dir string, vars map[string]string) *served {
 	e := env2(vars)
 	go func() {
 		s.code <- run(ctx, env{stdin: strings.NewReader(""), stdout: pw, stderr: s.stderr, getenv: e},
-			[]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--shutdown-timeout", "5s"})
+			[]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--sftp", "127.0.0.1:0", "--shutdown-timeout", "5s"})
 		pw.Close()
 	}()
 	var banner strings.Builder
@@ -93,7 +93,8 @@ func TestServeFirstStartAndRestart(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, dir, nil)
 	for _, want := range []string{"TLS certificate SHA-256:", "Key-encryption key: " + filepath.Join(dir, "coffer.kek"),
-		"LOSING IT LOSES EVERY FILE", `Created the administrator "admin" with the password:`} {
+		"LOSING IT LOSES EVERY FILE", `Created the administrator "admin" with the password:`,
+		"SFTP:      sftp -P ", "SSH host keys (" + filepath.Join(dir, "ssh"), "SHA256:"} {
 		if !strings.Contains(s.banner, want) {
 			t.Errorf("banner lacks %q:\n%s", want, s.banner)
 		}

@@ -21,6 +21,8 @@ type Config struct {
 	HTTPAddr        string
 	TLSCert         string
 	TLSKey          string
+	SFTPAddr        string // "" or "off" disables SFTP
+	SFTPHostKeys    string // "" means DataDir/ssh
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
@@ -44,6 +46,8 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM; default: a self-signed one generated into DATA/tls)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long transfers in progress may finish after SIGINT/SIGTERM")
+	fs.StringVar(&c.SFTPAddr, "sftp", ":2022", "SFTP listen `address`, or off")
+	fs.StringVar(&c.SFTPHostKeys, "sftp-host-keys", "", "`directory` of the SSH host keys (default: DATA/ssh; created on first start; share it between nodes)")
 }
 
 // Parse parses args into fs, then fills every flag not given on the command line from
@@ -148,3 +152,14 @@ func (c *Config) KEKPath() string {
 
 // BlobDir is where the local blob store keeps file contents.
 func (c *Config) BlobDir() string { return filepath.Join(c.DataDir, "blobs") }
+
+// SFTPHostKeyDir is where the SSH host keys are.
+func (c *Config) SFTPHostKeyDir() string {
+	if c.SFTPHostKeys != "" {
+		return c.SFTPHostKeys
+	}
+	return filepath.Join(c.DataDir, "ssh")
+}
+
+// SFTPEnabled reports whether SFTP should listen.
+func (c *Config) SFTPEnabled() bool { return c.SFTPAddr != "" && c.SFTPAddr != "off" }

@@ -1,0 +1,40 @@
+package server
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/coffer-mft/coffer/internal/sftpd"
+)
+
+// SFTP is the SFTP listener.
+type SFTP struct {
+	*sftpd.Server
+	ln           net.Listener
+	Fingerprints []string // of the host keys, for the banner
+	Created      bool     // the host keys were generated now
+}
+
+// ListenSFTP opens the SFTP listener on the configured address with the host keys in
+// the configured directory (generated on first start).
+func (c *Core) ListenSFTP() (*SFTP, error) {
+	keys, created, err := sftpd.LoadOrCreateHostKeys(c.Config.SFTPHostKeyDir())
+	if err != nil {
+		return nil, fmt.Errorf("SSH host keys in %s: %w", c.Config.SFTPHostKeyDir(), err)
+	}
+	srv, err := sftpd.New(sftpd.Config{Files: c.Files, Auth: c.Auth, HostKeys: keys, Log: c.Log})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", c.Config.SFTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen for SFTP on %s: %w (is another server using the port? choose another with --sftp, or --sftp off)", c.Config.SFTPAddr, err)
+	}
+	return &SFTP{Server: srv, ln: ln, Fingerprints: sftpd.Fingerprints(keys), Created: created}, nil
+}
+
+// Addr is the address the listener is bound to.
+func (s *SFTP) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve serves until Shutdown.
+func (s *SFTP) Serve() error { return s.Server.Serve(s.ln) }

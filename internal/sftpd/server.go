@@ -1,0 +1,489 @@
+// Package sftpd is the SFTP front-end: SSH (golang.org/x/crypto/ssh) and pkg/sftp's
+// request server, mapping every operation onto the files layer and every errs.Kind onto
+// an SFTP status at the edge. It holds no policy of its own: authentication is auth's,
+// authorisation, quotas, encryption and audit are files'.
+package sftpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/files"
+)
+
+// Config configures a Server. Zero limits take the defaults.
+type Config struct {
+	Files              *files.Service
+	Auth               *auth.Service
+	HostKeys           []ssh.Signer // from LoadOrCreateHostKeys
+	Log                *slog.Logger
+	HandshakeTimeout   time.Duration // until authenticated; default 20s
+	IdleTimeout        time.Duration // no data from the client; default 15m
+	MaxSessionsPerUser int           // authenticated connections per user; default 20
+	MaxSessions        int           // authenticated connections in all; default 500
+	MaxUnauthenticated int           // connections not yet authenticated; default 64
+}
+
+// Algorithms offered. Modern only: no CBC, no SHA-1, no NIST-curve key exchange. In SSH
+// the client's preference decides among these; AES-GCM comes first for clients that
+// follow the server's order (it is about twice as cheap as ChaCha20 in Go on amd64).
+var (
+	kexAlgos       = []string{ssh.KeyExchangeMLKEM768X25519, ssh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org"}
+	ciphers        = []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherChaCha20Poly1305}
+	macs           = []string{ssh.HMACSHA256ETM, ssh.HMACSHA512ETM}
+	userKeyAlgos   = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoSKECDSA256, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+	serverVersion  = "SSH-2.0-Coffer"
+	execRefusedMsg = "this server offers SFTP only; use sftp, or scp without -O\r\n"
+)
+
+// Server accepts SSH connections and serves SFTP on them.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	unauth chan struct{} // a slot per connection not yet authenticated
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perUser   map[int64]int
+	sessions  int
+	closing   bool
+	idle      chan struct{} // closed when conns becomes empty during shutdown
+	wg        sync.WaitGroup
+}
+
+// New checks cfg and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Files == nil || cfg.Auth == nil {
+		return nil, errors.New("sftpd: Files and Auth are required")
+	}
+	if len(cfg.HostKeys) == 0 {
+		return nil, errors.New("sftpd: no host keys (use LoadOrCreateHostKeys)")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 20 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 15 * time.Minute
+	}
+	if cfg.MaxSessionsPerUser <= 0 {
+		cfg.MaxSessionsPerUser = 20
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 500
+	}
+	if cfg.MaxUnauthenticated <= 0 {
+		cfg.MaxUnauthenticated = 64
+	}
+	return &Server{
+		cfg: cfg, log: cfg.Log.With("protocol", audit.SFTP),
+		unauth:    make(chan struct{}, cfg.MaxUnauthenticated),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+		perUser:   map[int64]int{},
+	}, nil
+}
+
+// Serve accepts connections on ln until Shutdown or Close, then returns nil.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("sftpd: accept: %w", err)
+		}
+		delay = 0
+		select {
+		case s.unauth <- struct{}{}:
+		default:
+			s.log.Warn("too many connections not yet authenticated; refusing one", "ip", hostOf(nc.RemoteAddr()), "limit", s.cfg.MaxUnauthenticated)
+			nc.Close()
+			continue
+		}
+		c := &conn{srv: s, nc: &idleConn{Conn: nc, idle: s.cfg.IdleTimeout}}
+		if !s.track(c) {
+			<-s.unauth
+			nc.Close()
+			return nil
+		}
+		go c.serve()
+	}
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if c.counted {
+		s.sessions--
+		if s.perUser[c.p.UserID]--; s.perUser[c.p.UserID] <= 0 {
+			delete(s.perUser, c.p.UserID)
+		}
+	}
+	if s.closing && len(s.conns) == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// admit counts an authenticated connection against the session limits.
+func (s *Server) admit(c *conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.sessions >= s.cfg.MaxSessions:
+		return fmt.Errorf("the server has its maximum of %d SFTP sessions; try again later", s.cfg.MaxSessions)
+	case s.perUser[c.p.UserID] >= s.cfg.MaxSessionsPerUser:
+		return fmt.Errorf("user %s has the maximum of %d concurrent SFTP sessions; close one and try again", c.p.Name, s.cfg.MaxSessionsPerUser)
+	}
+	s.sessions++
+	s.perUser[c.p.UserID]++
+	c.counted = true
+	return nil
+}
+
+// Shutdown stops accepting connections, lets sessions finish until ctx ends, then closes
+// them, and waits for their goroutines.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	var idle chan struct{}
+	if len(s.conns) > 0 {
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle = s.idle
+	}
+	s.mu.Unlock()
+	var err error
+	if idle != nil {
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Shutdown(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// idleConn closes a connection on which the client sent nothing for idle; until armed
+// (authenticated) the handshake deadline applies instead.
+type idleConn struct {
+	net.Conn
+	idle  time.Duration
+	armed atomic.Bool
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if c.armed.Load() {
+		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	return c.Conn.Read(p)
+}
+
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+// conn is one SSH connection.
+type conn struct {
+	srv *Server
+	nc  *idleConn
+
+	// Authentication state, written by the SSH callbacks (one at a time).
+	mu         sync.Mutex
+	principals []auth.Principal // every principal a callback returned, by index
+	keyFails   int              // rejected public keys: auth does not count these
+	pwFails    int              // failed passwords: auth.Password counted them already
+	lastUser   string
+
+	p       auth.Principal // the authenticated principal
+	counted bool           // admitted against the session limits
+}
+
+const (
+	extPrincipal   = "coffer-principal"
+	extMethod      = "coffer-method"
+	extFingerprint = "coffer-fingerprint"
+)
+
+func (c *conn) client() auth.Client {
+	return auth.Client{IP: hostOf(c.nc.RemoteAddr()), Protocol: audit.SFTP}
+}
+
+// accept stores p and returns the permissions that name it; the SSH layer hands back the
+// permissions of the method that finally succeeded, so that is the principal used.
+func (c *conn) accept(p auth.Principal, method, fp string) *ssh.Permissions {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.principals = append(c.principals, p)
+	return &ssh.Permissions{Extensions: map[string]string{
+		extPrincipal: strconv.Itoa(len(c.principals) - 1), extMethod: method, extFingerprint: fp,
+	}}
+}
+
+func (c *conn) rejected(user string, password bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastUser = user
+	switch {
+	case errs.Is(errs.Locked, err):
+		c.srv.log.Warn("sign-in refused: locked out", "user", user, "ip", c.client().IP, "err", err)
+	case errs.Is(errs.Unauthenticated, err):
+		if password {
+			c.pwFails++
+		} else {
+			c.keyFails++
+		}
+	default:
+		c.srv.log.Error("sign-in failed", "user", user, "ip", c.client().IP, "err", err)
+	}
+}
+
+func (c *conn) sshConfig(ctx context.Context) *ssh.ServerConfig {
+	cfg := &ssh.ServerConfig{
+		Config:                  ssh.Config{KeyExchanges: kexAlgos, Ciphers: ciphers, MACs: macs},
+		PublicKeyAuthAlgorithms: userKeyAlgos,
+		ServerVersion:           serverVersion,
+		PasswordCallback: func(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+			p, err := c.srv.cfg.Auth.Password(ctx, meta.User(), string(pw), c.client())
+			if err != nil {
+				c.rejected(meta.User(), true, err)
+				return nil, errors.New("sign-in refused")
+			}
+			return c.accept(p, "password", ""), nil
+		},
+		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			p, err := c.srv.cfg.Auth.PublicKey(ctx, meta.User(), key, c.client())
+			if err != nil {
+				c.rejected(meta.User(), false, err)
+				return nil, errors.New("key refused")
+			}
+			return c.accept(p, "publickey", ssh.FingerprintSHA256(key)), nil
+		},
+	}
+	for _, k := range c.srv.cfg.HostKeys {
+		cfg.AddHostKey(k)
+	}
+	return cfg
+}
+
+func (c *conn) serve() {
+	defer c.srv.untrack(c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := c.srv.log.With("ip", c.client().IP)
+
+	c.nc.SetDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
+	sc, chans, reqs, err := ssh.NewServerConn(c.nc, c.sshConfig(ctx))
+	<-c.srv.unauth
+	if err != nil {
+		c.nc.Close()
+		c.mu.Lock()
+		failed := c.keyFails > 0 && c.pwFails == 0
+		user := c.lastUser
+		c.mu.Unlock()
+		if failed {
+			// Clients offer every key they hold, so auth does not count rejected keys;
+			// a connection that gave up after them is one failed sign-in.
+			if err := c.srv.cfg.Auth.Failed(context.WithoutCancel(ctx), user, c.client(), "publickey: no accepted key"); err != nil {
+				log.Error("cannot record failed sign-in", "user", user, "err", err)
+			}
+		}
+		log.Debug("ssh handshake ended", "err", err)
+		return
+	}
+	defer sc.Close()
+	idx, perr := strconv.Atoi(sc.Permissions.Extensions[extPrincipal])
+	c.mu.Lock()
+	ok := perr == nil && idx >= 0 && idx < len(c.principals) && c.principals[idx].Name == sc.User()
+	if ok {
+		c.p = c.principals[idx]
+	}
+	c.principals = nil
+	c.mu.Unlock()
+	if !ok {
+		// Cannot happen unless the SSH library misbehaves: fail closed.
+		log.Error("authenticated connection without a principal; closing", "user", sc.User())
+		return
+	}
+	log = log.With("user", c.p.Name)
+	if sc.Permissions.Extensions[extMethod] == "publickey" {
+		if err := c.srv.cfg.Auth.Accepted(ctx, c.p, "publickey", sc.Permissions.Extensions[extFingerprint]); err != nil {
+			log.Error("cannot record sign-in", "err", err)
+		}
+	}
+	c.nc.SetDeadline(time.Time{})
+	c.nc.armed.Store(true)
+
+	go ssh.DiscardRequests(reqs)
+	if err := c.srv.admit(c); err != nil {
+		log.Warn("session refused", "err", err)
+		for nc := range chans {
+			nc.Reject(ssh.ResourceShortage, err.Error())
+			break
+		}
+		return
+	}
+	log.Info("sftp session started", "client", string(sc.ClientVersion()))
+	var wg sync.WaitGroup
+	for nch := range chans {
+		if nch.ChannelType() != "session" {
+			nch.Reject(ssh.Prohibited, "only session channels (for SFTP) are allowed; forwarding is disabled")
+			continue
+		}
+		ch, chreqs, err := nch.Accept()
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.session(ctx, ch, chreqs, log)
+		}()
+	}
+	cancel()
+	wg.Wait()
+	log.Info("sftp session ended")
+}
+
+// session serves one session channel: the "sftp" subsystem and nothing else.
+func (c *conn) session(ctx context.Context, ch ssh.Channel, reqs <-chan *ssh.Request, log *slog.Logger) {
+	defer ch.Close()
+	started := false
+	done := make(chan struct{})
+	for {
+		var req *ssh.Request
+		select {
+		case r, ok := <-reqs:
+			if !ok {
+				if started {
+					<-done
+				}
+				return
+			}
+			req = r
+		case <-done:
+			go ssh.DiscardRequests(reqs)
+			return
+		}
+		switch {
+		case req.Type == "subsystem" && !started && subsystemName(req.Payload) == "sftp":
+			req.Reply(true, nil)
+			started = true
+			go func() {
+				defer close(done)
+				sess := newSession(c.srv, c.p, ctx)
+				rs := sftp.NewRequestServer(ch, sess.handlers(), sftp.WithStartDirectory("/"))
+				if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
+					log.Debug("sftp subsystem ended", "err", err)
+				}
+				// scp (SFTP mode) checks the exit status, as sshd's sftp-server would give it.
+				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
+				rs.Close()
+			}()
+		case !started && (req.Type == "exec" || req.Type == "shell"):
+			// scp -O and ssh run commands; say why nothing runs, as a shell would.
+			req.Reply(true, nil)
+			log.Info("refused a command or shell: SFTP only", "request", req.Type)
+			ch.Stderr().Write([]byte(execRefusedMsg))
+			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{1}))
+			return
+		default:
+			// pty-req, env, x11-req, other subsystems...
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}
+}
+
+func subsystemName(payload []byte) string {
+	var m struct{ Name string }
+	if err := ssh.Unmarshal(payload, &m); err != nil {
+		return ""
+	}
+	return m.Name
+}
