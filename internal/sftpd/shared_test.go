@@ -1,0 +1,109 @@
+package sftpd_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"strings"
+	"testing"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/coffer-mft/coffer/internal/accounts"
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/authz"
+	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/sftpd"
+)
+
+// A shared folder granted to a group appears at the top of the tree over SFTP too, with
+// the grant's permissions enforced by the files layer.
+func TestSharedFolderOverSFTP(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	ctx := context.Background()
+	root := accounts.LocalAdmin("test")
+	e.User(t, "lab", 0)
+	e.User(t, "partner", 0)
+	if _, err := e.Core.Accounts.CreateFolder(ctx, root, "Results", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Core.Accounts.CreateGroup(ctx, root, "partners"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Core.Accounts.SetMember(ctx, root, "partners", "partner", true); err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(e.Core.Accounts.Grant(ctx, root, "Results", accounts.Grantee{User: "lab"}, authz.All))
+	must(e.Core.Accounts.Grant(ctx, root, "Results", accounts.Grantee{Group: "partners"}, authz.List|authz.Read))
+
+	lab, _ := e.login(t, "lab")
+	must(put(t, lab, "/Results/run-1.csv", []byte("a,b\n1,2\n")))
+	partner, _ := e.login(t, "partner")
+	names := func(c *sftp.Client) string {
+		fis, err := c.ReadDir("/")
+		must(err)
+		var n []string
+		for _, fi := range fis {
+			n = append(n, fi.Name())
+		}
+		return strings.Join(n, ",")
+	}
+	if got := names(partner); got != "Results" {
+		t.Fatalf("partner's root: %q", got)
+	}
+	data, err := get(t, partner, "/Results/run-1.csv")
+	if err != nil || string(data) != "a,b\n1,2\n" {
+		t.Fatalf("partner reads the shared file: %q %v", data, err)
+	}
+	if err := put(t, partner, "/Results/forged.csv", []byte("x")); code(err) != fxPermission {
+		t.Fatalf("partner wrote into a read-only share: %v", err)
+	}
+	if err := partner.Remove("/Results/run-1.csv"); code(err) != fxPermission {
+		t.Fatalf("partner deleted from a read-only share: %v", err)
+	}
+	// Revoking the group's grant takes effect on the next request, on the same connection.
+	must(e.Core.Accounts.Grant(ctx, root, "Results", accounts.Grantee{Group: "partners"}, 0))
+	if _, err := partner.Stat("/Results/run-1.csv"); code(err) != fxNoSuchFile {
+		t.Fatalf("after revocation: %v", err)
+	}
+}
+
+// A public-key login is audited with the key's fingerprint.
+func TestPublicKeyLoginAudited(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	ctx := context.Background()
+	e.User(t, "kim", 0)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Core.Accounts.AddKey(ctx, accounts.LocalAdmin("test"), "kim", string(ssh.MarshalAuthorizedKey(signer.PublicKey()))); err != nil {
+		t.Fatal(err)
+	}
+	sc, _, err := e.sshDial(t, "kim", ssh.PublicKeys(signer))
+	if err != nil {
+		t.Fatalf("key login: %v", err)
+	}
+	sc.Close()
+	recs, err := e.Core.DB.Q().AuditQuery(ctx, db.AuditFilter{Actor: "kim", Action: audit.ActLogin}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := ssh.FingerprintSHA256(signer.PublicKey())
+	for _, r := range recs {
+		if r.Result == audit.OK && r.Protocol == audit.SFTP && strings.Contains(r.Detail, fp) {
+			return
+		}
+	}
+	t.Fatalf("no audited SFTP key login with %s in %+v", fp, recs)
+}
