@@ -22,7 +22,7 @@ type env struct {
 	port string
 }
 
-func start(t *testing.T, cfg sftpd.Config) *env {
+func start(t testing.TB, cfg sftpd.Config) *env {
 	t.Helper()
 	e := testenv.New(t, testenv.Options{})
 	keys, created, err := sftpd.LoadOrCreateHostKeys(t.TempDir())
