@@ -23,6 +23,7 @@ type Config struct {
 	TLSKey          string
 	SFTPAddr        string // "" or "off" disables SFTP
 	SFTPHostKeys    string // "" means DataDir/ssh
+	SFTP            SFTPLimits
 	LogFormat       string
 	LogLevel        string
 	ShutdownTimeout time.Duration
@@ -48,6 +49,13 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long transfers in progress may finish after SIGINT/SIGTERM")
 	fs.StringVar(&c.SFTPAddr, "sftp", ":2022", "SFTP listen `address`, or off")
 	fs.StringVar(&c.SFTPHostKeys, "sftp-host-keys", "", "`directory` of the SSH host keys (default: DATA/ssh; created on first start; share it between nodes)")
+	fs.StringVar(&c.SFTP.Ciphers, "sftp-ciphers", "", "comma-separated `list` of SSH ciphers to offer, a subset of aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com (default: all three)")
+	fs.StringVar(&c.SFTP.KeyExchanges, "sftp-kex", "", "comma-separated `list` of SSH key exchanges to offer, a subset of the modern defaults (default: all)")
+	fs.DurationVar(&c.SFTP.HandshakeTimeout, "sftp-handshake-timeout", 20*time.Second, "time a client has to sign in")
+	fs.DurationVar(&c.SFTP.IdleTimeout, "sftp-idle-timeout", 15*time.Minute, "close an SFTP connection that sends nothing for this long")
+	fs.IntVar(&c.SFTP.MaxSessions, "sftp-max-sessions", 500, "signed-in SFTP connections at most, in all")
+	fs.IntVar(&c.SFTP.MaxSessionsPerUser, "sftp-max-sessions-per-user", 20, "signed-in SFTP connections at most per user")
+	fs.IntVar(&c.SFTP.MaxUnauthenticated, "sftp-max-unauthenticated", 64, "SFTP connections not yet signed in, at most at once")
 }
 
 // Parse parses args into fs, then fills every flag not given on the command line from
@@ -152,6 +160,27 @@ func (c *Config) KEKPath() string {
 
 // BlobDir is where the local blob store keeps file contents.
 func (c *Config) BlobDir() string { return filepath.Join(c.DataDir, "blobs") }
+
+// SFTPLimits are the SFTP server's algorithm choices and resource limits.
+type SFTPLimits struct {
+	Ciphers, KeyExchanges string // comma-separated; "" = the defaults
+	HandshakeTimeout      time.Duration
+	IdleTimeout           time.Duration
+	MaxSessions           int
+	MaxSessionsPerUser    int
+	MaxUnauthenticated    int
+}
+
+// List splits a comma-separated flag value, dropping empty items.
+func List(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // SFTPHostKeyDir is where the SSH host keys are.
 func (c *Config) SFTPHostKeyDir() string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/coffer-mft/coffer/internal/config"
 	"github.com/coffer-mft/coffer/internal/sftpd"
 )
 
@@ -22,7 +23,11 @@ func (c *Core) ListenSFTP() (*SFTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SSH host keys in %s: %w", c.Config.SFTPHostKeyDir(), err)
 	}
-	srv, err := sftpd.New(sftpd.Config{Files: c.Files, Auth: c.Auth, HostKeys: keys, Log: c.Log})
+	l := c.Config.SFTP
+	srv, err := sftpd.New(sftpd.Config{Files: c.Files, Auth: c.Auth, HostKeys: keys, Log: c.Log,
+		HandshakeTimeout: l.HandshakeTimeout, IdleTimeout: l.IdleTimeout, MaxSessions: l.MaxSessions,
+		MaxSessionsPerUser: l.MaxSessionsPerUser, MaxUnauthenticated: l.MaxUnauthenticated,
+		Ciphers: config.List(l.Ciphers), KeyExchanges: config.List(l.KeyExchanges)})
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,29 @@ type Config struct {
 	MaxSessionsPerUser int           // authenticated connections per user; default 20
 	MaxSessions        int           // authenticated connections in all; default 500
 	MaxUnauthenticated int           // connections not yet authenticated; default 64
+	// Ciphers and KeyExchanges restrict the algorithms offered to a subset of the modern
+	// defaults (DefaultCiphers, DefaultKeyExchanges); nothing outside them can be enabled.
+	// Empty means all defaults.
+	Ciphers      []string
+	KeyExchanges []string
+}
+
+// DefaultCiphers and DefaultKeyExchanges list what the server offers and the most it may.
+func DefaultCiphers() []string      { return slices.Clone(ciphers) }
+func DefaultKeyExchanges() []string { return slices.Clone(kexAlgos) }
+
+// subset returns want when every element is in allowed, else an error naming the first
+// that is not.
+func subset(kind string, want, allowed []string) ([]string, error) {
+	if len(want) == 0 {
+		return allowed, nil
+	}
+	for _, w := range want {
+		if !slices.Contains(allowed, w) {
+			return nil, fmt.Errorf("sftpd: %s %q is not offered; choose among %s", kind, w, strings.Join(allowed, ", "))
+		}
+	}
+	return want, nil
 }
 
 // Algorithms offered. Modern only: no CBC, no SHA-1, no NIST-curve key exchange. In SSH
@@ -92,6 +117,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxUnauthenticated <= 0 {
 		cfg.MaxUnauthenticated = 64
+	}
+	var err error
+	if cfg.Ciphers, err = subset("cipher", cfg.Ciphers, ciphers); err != nil {
+		return nil, err
+	}
+	if cfg.KeyExchanges, err = subset("key exchange", cfg.KeyExchanges, kexAlgos); err != nil {
+		return nil, err
 	}
 	return &Server{
 		cfg: cfg, log: cfg.Log.With("protocol", audit.SFTP),
@@ -324,7 +356,7 @@ func (c *conn) rejected(user string, password bool, err error) {
 
 func (c *conn) sshConfig(ctx context.Context) *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
-		Config:                  ssh.Config{KeyExchanges: kexAlgos, Ciphers: ciphers, MACs: macs},
+		Config:                  ssh.Config{KeyExchanges: c.srv.cfg.KeyExchanges, Ciphers: c.srv.cfg.Ciphers, MACs: macs},
 		PublicKeyAuthAlgorithms: userKeyAlgos,
 		ServerVersion:           serverVersion,
 		PasswordCallback: func(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
