@@ -98,6 +98,21 @@ func TestOpenSSHClients(t *testing.T) {
 		t.Fatalf("scp round trip returned %d bytes, %v", len(back), err)
 	}
 
+	// reget resumes an interrupted download from where the local copy ends.
+	partial := filepath.Join(dir, "partial.txt")
+	if err := os.WriteFile(partial, content[:200_000], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(batch, []byte(`reget "scp copy.txt" "partial.txt"`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("sftp", append(args, "kate@127.0.0.1")...); err != nil {
+		t.Fatalf("sftp reget: %v\n%s", err, out)
+	}
+	if back, err := os.ReadFile(partial); err != nil || !bytes.Equal(back, content) {
+		t.Fatalf("reget left %d bytes (want %d), %v", len(back), len(content), err)
+	}
+
 	// Legacy scp (a remote command) and a shell are refused with a clear message.
 	out, err = run("scp", append(append([]string{"-O"}, scpArgs...), local, "kate@127.0.0.1:/legacy.txt")...)
 	if err == nil || !strings.Contains(out, "SFTP only") {
