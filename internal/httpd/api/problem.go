@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/coffer-mft/coffer/internal/errs"
@@ -82,8 +83,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.Error("integrity check failed on read", "path", r.URL.Path, "err", err)
 		}
 	}
-	if k == errs.Unauthenticated {
+	switch k {
+	case errs.Unauthenticated:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="coffer"`)
+	case errs.Locked:
+		// An upper bound: a lockout lasts at most the policy's duration from now.
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.auth.Policy().LockFor.Seconds())))
 	}
 	writeProblem(w, r, code, detail)
 }

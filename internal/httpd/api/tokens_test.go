@@ -184,6 +184,9 @@ func TestLockout(t *testing.T) {
 		wantLocked := func(resp *http.Response, body []byte) {
 			t.Helper()
 			p := wantProblem(t, resp, body, http.StatusTooManyRequests)
+			if ra := resp.Header.Get("Retry-After"); ra != "900" {
+				t.Errorf("Retry-After = %q, want 900 (the policy's 15 minutes)", ra)
+			}
 			m := lockedUntil.FindStringSubmatch(p.Detail)
 			if m == nil {
 				t.Fatalf("the lockout problem does not say until when: %q", p.Detail)
