@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -121,6 +123,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.authed(s.fileHandler(strings.TrimPrefix(strings.TrimPrefix(raw, Prefix+"/files"), "/"))).ServeHTTP(rw, r)
 	case strings.HasPrefix(raw, Prefix+"/dirs/") || raw == Prefix+"/dirs":
 		s.authed(s.dirHandler(strings.TrimPrefix(strings.TrimPrefix(raw, Prefix+"/dirs"), "/"))).ServeHTTP(rw, r)
+	case r.URL.Path != path.Clean(r.URL.Path) && r.URL.Path != path.Clean(r.URL.Path)+"/":
+		// ServeMux would redirect to the cleaned path; refuse plainly instead, as for files.
+		writeProblem(rw, r, http.StatusBadRequest, "the path has \".\", \"..\" or empty segments; send it without them")
 	default:
 		s.mux.ServeHTTP(rw, r)
 	}
@@ -218,8 +223,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return errs.E(errs.Invalid, "send the request body as application/json")
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return errs.E(errs.TooLarge, fmt.Sprintf("the JSON body is larger than %d bytes", MaxJSONBytes))
@@ -231,6 +236,15 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return errs.E(errs.Invalid, "malformed JSON: more than one value in the body")
+	}
+	// Every request body is an object; null would otherwise pass as an empty one.
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return errs.E(errs.Invalid, "the request body must be a JSON object")
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
+		return errs.E(errs.Invalid, "malformed JSON: "+err.Error())
 	}
 	return nil
 }

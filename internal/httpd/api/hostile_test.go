@@ -279,6 +279,8 @@ func TestMalformedJSON(t *testing.T) {
 			{"unknown field", "application/json", `{"bogus":1}`, http.StatusBadRequest},
 			{"wrong type", "application/json", `{"name":7,"from":7,"folder":7,"quota_bytes":"7"}`, http.StatusBadRequest},
 			{"two values", "application/json", `{}{}`, http.StatusBadRequest},
+			{"null", "application/json", `null`, http.StatusBadRequest},
+			{"array", "application/json", `[]`, http.StatusBadRequest},
 			{"empty", "application/json", ``, http.StatusBadRequest},
 			{"form", "application/x-www-form-urlencoded", `name=x`, http.StatusBadRequest},
 			{"2 MiB", "application/json", huge, http.StatusRequestEntityTooLarge},
@@ -474,5 +476,19 @@ func TestSecurityHeaders(t *testing.T) {
 		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 			t.Errorf("%s %s: Content-Security-Policy %q", req.Method, req.Path, csp)
 		}
+	}
+}
+
+// Paths outside /files and /dirs with "." or ".." segments are refused, not redirected.
+func TestUncleanAPIPaths(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, testenv.Options{})
+	for _, p := range []string{"/api/v1/users/../admin/users", "/api/v1/admin/./users", "/api/v1//me", "/api/v1/admin/users/%2e%2e/groups"} {
+		resp, body := e.Do(t, testenv.Request{Method: "GET", Path: p, Token: e.AdminToken})
+		wantProblem(t, resp, body, http.StatusBadRequest)
+	}
+	resp, body := e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/admin/users/", Token: e.AdminToken})
+	if resp.StatusCode == http.StatusBadRequest {
+		t.Fatalf("a trailing slash is not unclean: %s", body)
 	}
 }
