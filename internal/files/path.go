@@ -61,6 +61,11 @@ func CheckName(name string) error {
 		switch {
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
 			return errs.E(errs.Invalid, "control characters are not allowed in names")
+		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			// Bidirectional embeddings, overrides and isolates make a name display other
+			// than it is ("invoice\u202efdp.exe" shows as "invoiceexe.pdf"): a spoofing trick
+			// against the people who receive files.
+			return errs.E(errs.Invalid, "bidirectional control characters (U+202A-U+202E, U+2066-U+2069) are not allowed in names")
 		case r == '\\':
 			return errs.E(errs.Invalid, "backslashes are not allowed in names")
 		case r == '/':

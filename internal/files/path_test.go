@@ -18,6 +18,10 @@ func TestParsePathRejects(t *testing.T) {
 	path4096 := strings.Repeat("/"+name255, 16)
 	cases := []struct{ name, path string }{
 		{"dot-dot", ".."},
+		{"right-to-left override", "invoice\u202efdp.exe"},
+		{"left-to-right embedding", "a\u202ab"},
+		{"first strong isolate", "report\u2068.pdf"},
+		{"pop directional isolate", "x\u2069"},
 		{"dot-dot inside", "a/../b"},
 		{"dot-dot at the end", "/a/.."},
 		{"dot-dot after root", "/../etc/passwd"},
@@ -67,6 +71,8 @@ func TestParsePathAccepts(t *testing.T) {
 		{"a/", []string{"a"}},
 		{"/a/b/", []string{"a", "b"}},
 		{"a b", []string{"a b"}},
+		{"تقرير 2026.pdf", []string{"تقرير 2026.pdf"}},  // right-to-left scripts are fine;
+		{"דוח/סיכום.csv", []string{"דוח", "סיכום.csv"}}, // only the controls are refused
 		{" lead and trail ", []string{" lead and trail "}},
 		{"日本語.txt", []string{"日本語.txt"}},
 		{"<img src=x onerror=alert(1)>.txt", []string{"<img src=x onerror=alert(1)>.txt"}},
