@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"time"
@@ -100,9 +101,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 }
 
 // shutdown stops both listeners at once, giving transfers in progress the same grace period.
-func shutdown(log interface {
-	Warn(msg string, args ...any)
-}, timeout time.Duration, https *server.HTTPS, sftp *server.SFTP) {
+func shutdown(log *slog.Logger, timeout time.Duration, https *server.HTTPS, sftp *server.SFTP) {
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	done := make(chan error, 1)

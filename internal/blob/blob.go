@@ -87,13 +87,11 @@ type Lister interface {
 	List(ctx context.Context, fn func(ID) error) error
 }
 
-// ErrInvalidID is returned (wrapped) for an id that is not Valid.
-func invalidID(op errs.Op, id ID) error {
+// InvalidID is the error for an id that is not Valid; implementations use it so that all
+// say the same.
+func InvalidID(op errs.Op, id ID) error {
 	return errs.E(op, errs.Invalid, "malformed blob id "+quoteID(id))
 }
-
-// InvalidID reports a malformed id for op; implementations use it so that all say the same.
-func InvalidID(op errs.Op, id ID) error { return invalidID(op, id) }
 
 func quoteID(id ID) string {
 	if len(id) > 40 {
