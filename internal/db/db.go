@@ -100,7 +100,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	write.SetMaxOpenConns(1)
 	d := &DB{dialect: SQLite, read: read, write: write, where: path}
-	if err := d.ping(ctx); err != nil {
+	if err := d.pingSQLite(ctx); err != nil {
 		d.Close()
 		return nil, errs.E(op, errs.Unavailable, fmt.Errorf("cannot open SQLite database %s: %w (check that the directory exists and is writable by this user)", path, err))
 	}
@@ -116,6 +116,28 @@ func (d *DB) ping(ctx context.Context) error {
 	// PingContext alone does not touch the SQLite file; a read does.
 	var n int
 	return d.write.QueryRowContext(ctx, "SELECT 1").Scan(&n)
+}
+
+// pingSQLite is ping that waits out SQLITE_BUSY. A new connection's pragmas (switching
+// to WAL in particular) can meet the lock of another process opening the same file, and
+// SQLite then fails without consulting busy_timeout; a second try a moment later succeeds.
+func (d *DB) pingSQLite(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	wait := 5 * time.Millisecond
+	for {
+		err := d.ping(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 // redact removes the password from a PostgreSQL URL for messages and logs.

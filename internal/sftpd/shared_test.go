@@ -94,6 +94,13 @@ func TestPublicKeyLoginAudited(t *testing.T) {
 	if err != nil {
 		t.Fatalf("key login: %v", err)
 	}
+	// The server records the sign-in before it accepts any channel, so once a session
+	// opens the record is there.
+	sess, err := sc.NewSession()
+	if err != nil {
+		t.Fatalf("open session: %v", err)
+	}
+	sess.Close()
 	sc.Close()
 	recs, err := e.Core.DB.Q().AuditQuery(ctx, db.AuditFilter{Actor: "kim", Action: audit.ActLogin}, 10)
 	if err != nil {
