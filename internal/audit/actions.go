@@ -36,3 +36,10 @@ const (
 	ActKeyAdd    = "key.add"
 	ActKeyRemove = "key.remove"
 )
+
+// Actions added with partial uploads and link refusals.
+const (
+	ActUploadDiscard = "upload.discard" // the owner dropped a partial upload
+	ActUploadExpire  = "upload.expire"  // a partial upload expired and was deleted
+	ActFileLink      = "file.link"      // only refusals: links are not supported
+)

@@ -19,7 +19,7 @@ func BenchmarkEncrypt(b *testing.B) {
 	b.SetBytes(benchSize)
 	b.ReportAllocs()
 	for b.Loop() {
-		_, w, err := kr.Encrypt(io.Discard)
+		_, w, err := kr.Encrypt(io.Discard, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -38,7 +38,7 @@ func randomBytes(t testing.TB, n int) []byte {
 func encrypt(t testing.TB, kr *Keyring, plaintext []byte) (header, payload []byte) {
 	t.Helper()
 	var buf bytes.Buffer
-	header, w, err := kr.Encrypt(&buf)
+	header, w, err := kr.Encrypt(&buf, nil)
 	if err != nil {
 		t.Fatalf("Encrypt: %v", err)
 	}

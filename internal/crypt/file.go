@@ -30,66 +30,8 @@ func PayloadSize(n int64) int64 {
 	return nonceSize + n + chunks*tagSize
 }
 
-// Encrypt starts encrypting a new file to the primary KEK. The header (the age header with
-// the wrapped file key, a few hundred bytes) is returned at once, for the caller to store in
-// metadata; the payload is written to dst as it is produced, starting with its 16-byte
-// nonce before Encrypt returns. Close flushes the last chunk and does not close dst;
-// without Close the payload is incomplete and will not decrypt. Errors from dst are
-// returned with their Kind.
-func (k *Keyring) Encrypt(dst io.Writer) (header []byte, w io.WriteCloser, err error) {
-	const op = errs.Op("crypt.Encrypt")
-	if len(k.keys) == 0 {
-		return nil, nil, errs.E(op, errs.Invalid, "the keyring holds no keys")
-	}
-	// age writes header and nonce to its destination before it returns; we catch both,
-	// keep the header, send the nonce on to dst and let the chunks through unbuffered.
-	sw := &switchWriter{}
-	aw, err := age.Encrypt(sw, recipient{k.keys[0]})
-	if err != nil {
-		return nil, nil, errs.E(op, err)
-	}
-	header, err = age.ExtractHeader(bytes.NewReader(sw.head))
-	if err != nil || !bytes.HasPrefix(sw.head, header) || len(sw.head) != len(header)+nonceSize {
-		return nil, nil, errs.E(op, fmt.Sprintf("age wrote %d bytes of header and nonce that do not split as expected (err: %v)", len(sw.head), err))
-	}
-	if _, err := dst.Write(sw.head[len(header):]); err != nil {
-		return nil, nil, errs.E(op, err)
-	}
-	sw.dst = dst
-	return header, encryptWriter{aw}, nil
-}
-
-// switchWriter collects what is written to it until dst is set, then passes writes on.
-type switchWriter struct {
-	head []byte
-	dst  io.Writer
-}
-
-func (s *switchWriter) Write(p []byte) (int, error) {
-	if s.dst != nil {
-		return s.dst.Write(p)
-	}
-	s.head = append(s.head, p...)
-	return len(p), nil
-}
-
-// encryptWriter gives age's writer our error type.
-type encryptWriter struct{ w io.WriteCloser }
-
-func (e encryptWriter) Write(p []byte) (int, error) {
-	n, err := e.w.Write(p)
-	if err != nil {
-		err = errs.E(errs.Op("crypt.Write"), err)
-	}
-	return n, err
-}
-
-func (e encryptWriter) Close() error {
-	if err := e.w.Close(); err != nil {
-		return errs.E(errs.Op("crypt.Close"), err)
-	}
-	return nil
-}
+// NonceSize is the length of the payload nonce, the first bytes of every payload.
+const NonceSize = nonceSize
 
 // Open returns a random-access plaintext reader for a file given its header and payload
 // (payloadSize bytes). It authenticates the header and the final chunk at once (so a

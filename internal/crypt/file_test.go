@@ -108,15 +108,20 @@ func TestConcurrentReadAt(t *testing.T) {
 func TestStandardAgeFile(t *testing.T) {
 	t.Parallel()
 	kr := mustParse(t, testKeyA)
-	plain := randomBytes(t, 3*chunkSize+5)
-	header, payload := encrypt(t, kr, plain)
-	r, err := age.Decrypt(io.MultiReader(bytes.NewReader(header), bytes.NewReader(payload)), identity{kr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(r)
-	if err != nil || !bytes.Equal(got, plain) {
-		t.Fatalf("age.Decrypt: %v, plaintext equal: %v", err, bytes.Equal(got, plain))
+	for _, n := range []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 2 * chunkSize, 3*chunkSize + 5} {
+		plain := randomBytes(t, n)
+		header, payload := encrypt(t, kr, plain)
+		if int64(len(payload)) != PayloadSize(int64(n)) {
+			t.Errorf("%d bytes: payload of %d bytes, PayloadSize says %d", n, len(payload), PayloadSize(int64(n)))
+		}
+		r, err := age.Decrypt(io.MultiReader(bytes.NewReader(header), bytes.NewReader(payload)), identity{kr})
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("%d bytes: age.Decrypt: %v, plaintext equal: %v", n, err, bytes.Equal(got, plain))
+		}
 	}
 }
 
@@ -380,10 +385,10 @@ func TestEncryptWriteErrors(t *testing.T) {
 	t.Parallel()
 	kr := mustParse(t, testKeyA)
 
-	_, _, err := kr.Encrypt(&failingWriter{after: 0}) // fails on the nonce
+	_, _, err := kr.Encrypt(&failingWriter{after: 0}, nil) // fails on the nonce
 	wantKind(t, err, errs.NoSpace)
 
-	_, w, err := kr.Encrypt(&failingWriter{after: nonceSize})
+	_, w, err := kr.Encrypt(&failingWriter{after: nonceSize}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +396,7 @@ func TestEncryptWriteErrors(t *testing.T) {
 	wantKind(t, err, errs.NoSpace)
 	wantKind(t, w.Close(), errs.NoSpace)
 
-	_, _, err = (&Keyring{}).Encrypt(io.Discard)
+	_, _, err = (&Keyring{}).Encrypt(io.Discard, nil)
 	wantKind(t, err, errs.Invalid)
 }
 
@@ -402,7 +407,7 @@ func TestNoExtraWrites(t *testing.T) {
 	kr := mustParse(t, testKeyA)
 	var sizes []int
 	dst := writerFunc(func(p []byte) (int, error) { sizes = append(sizes, len(p)); return len(p), nil })
-	_, w, err := kr.Encrypt(dst)
+	_, w, err := kr.Encrypt(dst, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

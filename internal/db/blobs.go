@@ -12,7 +12,7 @@ const (
 	qAddGarbage      = `INSERT INTO garbage_blobs (blob_id, created) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	qRemoveGarbage   = `DELETE FROM garbage_blobs WHERE blob_id = $1`
 	qListGarbage     = `SELECT blob_id FROM garbage_blobs ORDER BY created LIMIT $1`
-	qBlobReferenced  = `SELECT COUNT(*) FROM entries WHERE blob_id = $1`
+	qBlobReferenced  = `SELECT (SELECT COUNT(*) FROM entries WHERE blob_id = $1) + (SELECT COUNT(*) FROM uploads WHERE blob_id = $1)`
 	qAllEntryBlobIDs = `SELECT blob_id FROM entries WHERE blob_id IS NOT NULL AND blob_id > $1 ORDER BY blob_id LIMIT $2`
 )
 
@@ -56,7 +56,7 @@ func (q Q) ListGarbage(ctx context.Context, limit int) ([]string, error) {
 	return q.strings(ctx, qListGarbage, limit)
 }
 
-// BlobReferenced reports whether any entry points at a blob.
+// BlobReferenced reports whether any entry or partial upload points at a blob.
 func (q Q) BlobReferenced(ctx context.Context, blobID string) (bool, error) {
 	var n int64
 	err := q.q.QueryRowContext(ctx, qBlobReferenced, blobID).Scan(&n)

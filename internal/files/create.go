@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/blob"
+	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
 )
@@ -30,6 +32,16 @@ type CreateOptions struct {
 	Parents bool
 	// Modified sets the file's modification time; zero means now.
 	Modified time.Time
+	// Resumable keeps what arrived of a body that was cut off (the client went away, ctx
+	// ended) as the caller's partial upload at path, in whole 64 KiB chunks, for Resume.
+	// The error then says how many bytes were kept.
+	Resumable bool
+	// Resume continues the caller's partial upload at path: Offset must be its size
+	// (PartialAt), and r holds the rest of the file. Size and SHA256, if given, are those
+	// of the whole file. Errors: NotFound when there is no partial upload there, Invalid
+	// when Offset is not its size.
+	Resume bool
+	Offset int64
 }
 
 // ErrBodyRead marks an error that came from reading the caller's content (a client that
@@ -64,6 +76,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	if !v.allowed(l, authz.Write) {
 		return Entry{}, denied("", v, l, "upload")
 	}
+	if !opt.Resume && opt.Offset != 0 || opt.Offset < 0 {
+		return Entry{}, errs.E(errs.Invalid, fmt.Sprintf("an upload cannot start at byte %d unless it resumes a partial upload", opt.Offset))
+	}
 	if opt.SHA256 != nil && len(opt.SHA256) != sha256.Size {
 		return Entry{}, errs.E(errs.Invalid, "the SHA-256 digest must be 32 bytes")
 	}
@@ -86,27 +101,51 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		return Entry{}, err
 	}
 	if f.QuotaBytes > 0 {
+		// A partial upload being resumed is charged already, as its bytes will be in the
+		// file: the room is for the rest.
 		room := f.QuotaBytes - f.UsedBytes + replaced
-		if opt.Size >= 0 && opt.Size > room {
+		if opt.Size >= 0 && opt.Size-opt.Offset > room {
 			return Entry{}, quotaError(f)
 		}
 		// A body of unknown length is cut off as soon as it passes the room left, so that
 		// nobody can fill the disk past their quota, even for the length of an upload.
 		r = &quotaReader{r: r, left: room, folder: f}
 	}
+	var resumed *db.Upload
+	if opt.Resume {
+		u, err := s.claimPartial(ctx, p, l, opt.Offset)
+		if err != nil {
+			return Entry{}, err
+		}
+		resumed = &u
+		// Its blob is copied into the new one: gone either way once this upload ends.
+		defer s.discard(ctx, blob.ID(u.BlobID), true)
+	}
 
 	id := blob.NewID()
 	if err := q.AddPending(ctx, string(id)); err != nil {
 		return Entry{}, err
 	}
-	header, size, sum, err := s.store(ctx, id, r, opt.Size)
-	if err == nil && opt.SHA256 != nil && !bytes.Equal(sum, opt.SHA256) {
-		err = errs.E(errs.Integrity, fmt.Sprintf("the content's SHA-256 is %s, not the %s the client announced: the upload was corrupted; send it again",
-			hex.EncodeToString(sum), hex.EncodeToString(opt.SHA256)))
-	}
+	st, err := s.store(ctx, id, r, opt.Size, resumed)
 	if err != nil {
-		s.discard(ctx, id, header != nil)
+		if st != nil && opt.Resumable && interrupted(err) {
+			if kept := s.keepPartial(ctx, p, l, st.w, id, st.header, st.enc, st.h); kept > 0 {
+				return Entry{}, fmt.Errorf("%w; the first %d bytes were kept: resume the upload from there before %s",
+					err, kept, s.now().Add(s.partialTTL).UTC().Format(time.RFC3339))
+			}
+			return Entry{}, err
+		}
+		if st != nil {
+			st.w.Abort()
+		}
+		s.discard(ctx, id, false)
 		return Entry{}, err
+	}
+	header, size, sum := st.header, st.n, st.h.Sum(nil)
+	if opt.SHA256 != nil && !bytes.Equal(sum, opt.SHA256) {
+		s.discard(ctx, id, true)
+		return Entry{}, errs.E(errs.Integrity, fmt.Sprintf("the content's SHA-256 is %s, not the %s the client announced: the upload was corrupted; send it again",
+			hex.EncodeToString(sum), hex.EncodeToString(opt.SHA256)))
 	}
 
 	now := s.now()
@@ -162,8 +201,16 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 			}
 			return err
 		}
+		old2, err := s.dropPartial(ctx, q, p.UserID, l)
+		if err != nil {
+			return err
+		}
+		garbage = append(garbage, old2...)
 		rec := record(p, audit.ActFileUpload, l.path)
 		rec.Bytes, rec.Result, rec.Detail = size, audit.OK, "sha256:"+hex.EncodeToString(sum)
+		if resumed != nil {
+			rec.Detail += fmt.Sprintf(", resumed at byte %d", resumed.Size)
+		}
 		if err := s.audit.AppendTx(ctx, q, rec); err != nil {
 			return err
 		}
@@ -178,60 +225,80 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	return out, nil
 }
 
+// staged is an upload being stored: its blob writer, the age header, the encrypting
+// writer, the plaintext digest and length so far.
+type staged struct {
+	w      blob.Writer
+	header []byte
+	enc    *crypt.Writer
+	h      hash.Hash
+	n      int64
+}
+
+// interrupted reports whether an upload failed because its body was cut off, as opposed
+// to being refused: only then is it worth keeping for a resume.
+func interrupted(err error) bool {
+	return errors.Is(err, ErrBodyRead) || errs.KindOf(err) == errs.Canceled
+}
+
 // store encrypts r into blob id, hashing the plaintext on the way, and makes it durable.
-func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64) (header []byte, n int64, sum []byte, err error) {
+// With resume, the blob starts with that partial upload's stored data and r is the rest.
+// On error, st is not nil if the blob writer is open (the caller aborts it or keeps what
+// was sealed); on success the blob is committed.
+func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64, resume *db.Upload) (st *staged, err error) {
 	w, err := s.blobs.Create(ctx, id)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, err
 	}
-	header, enc, err := s.keys.Encrypt(w)
+	st = &staged{w: w, h: sha256.New()}
+	if resume != nil {
+		st.header, st.n = resume.CryptHeader, resume.Size
+		st.enc, err = s.resumeFrom(ctx, *resume, w, st.h)
+	} else {
+		st.header, st.enc, err = s.keys.Encrypt(w, st.h)
+	}
 	if err != nil {
 		w.Abort()
-		return nil, 0, nil, err
+		return nil, err
 	}
-	h := sha256.New()
 	buf := make([]byte, blob.CopyBufferSize)
 	for {
 		if err := ctx.Err(); err != nil {
-			w.Abort()
-			return nil, n, nil, errs.E(errs.Canceled, err)
+			return st, errs.E(errs.Canceled, err)
 		}
 		m, rerr := io.ReadFull(r, buf)
 		if m > 0 {
-			n += int64(m)
-			if want >= 0 && n > want {
-				w.Abort()
-				return nil, n, nil, errs.E(errs.Integrity, fmt.Sprintf("the body is longer than the announced %d bytes", want))
+			st.n += int64(m)
+			if want >= 0 && st.n > want {
+				return st, errs.E(errs.Integrity, fmt.Sprintf("the body is longer than the announced %d bytes", want))
 			}
-			h.Write(buf[:m])
-			if _, err := enc.Write(buf[:m]); err != nil {
-				w.Abort()
-				return nil, n, nil, err
+			if _, err := st.enc.Write(buf[:m]); err != nil {
+				return st, err
 			}
 		}
 		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			break
 		}
 		if rerr != nil {
-			w.Abort()
 			if k := errs.KindOf(rerr); k != errs.Other {
-				return nil, n, nil, rerr // e.g. TooLarge from a size-limited body
+				return st, rerr // e.g. TooLarge from a size-limited body
 			}
-			return nil, n, nil, errs.E(errs.Canceled, fmt.Errorf("%w after %d bytes: %w", ErrBodyRead, n, rerr))
+			return st, errs.E(errs.Canceled, fmt.Errorf("%w after %d bytes: %w", ErrBodyRead, st.n, rerr))
 		}
 	}
-	if want >= 0 && n != want {
-		w.Abort()
-		return nil, n, nil, errs.E(errs.Integrity, fmt.Sprintf("the body ended after %d of the announced %d bytes", n, want))
+	if want >= 0 && st.n != want {
+		return st, errs.E(errs.Integrity, fmt.Sprintf("the body ended after %d of the announced %d bytes", st.n, want))
 	}
-	if err := enc.Close(); err != nil {
-		w.Abort()
-		return nil, n, nil, err
+	if err := st.enc.Close(); err != nil {
+		if errs.KindOf(err) == errs.Integrity && resume != nil {
+			err = errs.E(errs.Integrity, fmt.Sprintf("the resumed upload ended at byte %d, where the partial upload already ended: a partial upload is always shorter than the file; resume with the rest of it", st.n))
+		}
+		return st, err
 	}
 	if err := w.Commit(); err != nil {
-		return nil, n, nil, err
+		return nil, err
 	}
-	return header, n, h.Sum(nil), nil
+	return st, nil
 }
 
 // discard removes a blob that will not be published. committed says whether it reached

@@ -31,11 +31,13 @@ type Service struct {
 	audit *audit.Log
 	log   *slog.Logger
 	now   func() time.Time
+
+	partialTTL time.Duration
 }
 
 // New returns a Service.
 func New(d *db.DB, blobs blob.Store, keys *crypt.Keyring, a *audit.Log, log *slog.Logger) *Service {
-	return &Service{db: d, blobs: blobs, keys: keys, audit: a, log: log, now: time.Now}
+	return &Service{db: d, blobs: blobs, keys: keys, audit: a, log: log, now: time.Now, partialTTL: DefaultPartialTTL}
 }
 
 // Entry is a file or directory as users see it.

@@ -7,12 +7,16 @@ import (
 	"github.com/coffer-mft/coffer/internal/blob"
 )
 
-// CollectGarbage deletes blobs that no entry references any longer (left behind when a
-// deletion could not remove them at once) and blobs whose upload was abandoned by a crash
-// more than staleAfter ago. It returns how many blobs it removed.
+// CollectGarbage deletes expired partial uploads, blobs that no entry references any
+// longer (left behind when a deletion could not remove them at once) and blobs whose
+// upload was abandoned by a crash more than staleAfter ago. It returns how many blobs it
+// removed.
 func (s *Service) CollectGarbage(ctx context.Context, staleAfter time.Duration) (int, error) {
 	q := s.db.Q()
-	removed := 0
+	removed, err := s.expirePartials(ctx)
+	if err != nil {
+		return removed, err
+	}
 	for {
 		ids, err := q.ListGarbage(ctx, 500)
 		if err != nil {

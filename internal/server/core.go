@@ -77,6 +77,7 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	}
 	c.Auth = auth.New(c.DB, c.Audit, auth.DefaultPolicy)
 	c.Files = files.New(c.DB, c.Blobs, c.Keys, c.Audit, c.Log)
+	c.Files.SetPartialTTL(cfg.PartialTTL)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
 	return nil
 }

@@ -1,0 +1,17 @@
+-- Partial uploads: what an interrupted upload stored, for its owner to continue
+-- (docs/format.md, "Partial uploads"). At most one per user and path.
+CREATE TABLE uploads (
+    id           TEXT PRIMARY KEY,
+    user_id      BIGINT NOT NULL REFERENCES users(id),
+    folder_id    BIGINT NOT NULL REFERENCES folders(id),
+    path         TEXT NOT NULL,          -- the file's components inside the folder, joined by '/'
+    blob_id      TEXT NOT NULL,          -- payload nonce and the sealed chunks
+    size         BIGINT NOT NULL,        -- plaintext bytes stored, a multiple of 64 KiB
+    crypt_header BYTEA NOT NULL,
+    hash_state   BYTEA NOT NULL,         -- SHA-256 state after size bytes
+    created      BIGINT NOT NULL,
+    expires      BIGINT NOT NULL,
+    UNIQUE (user_id, folder_id, path)
+);
+CREATE INDEX uploads_expires ON uploads(expires);
+CREATE INDEX uploads_blob ON uploads(blob_id);

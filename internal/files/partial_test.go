@@ -1,0 +1,214 @@
+package files_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/authz"
+	"github.com/coffer-mft/coffer/internal/db/dbtest"
+	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/files"
+)
+
+const chunk = 64 << 10
+
+// cut uploads data to path as a resumable upload that the client abandons after n bytes,
+// and returns the error.
+func (f *fixture) cut(p auth.Principal, path string, data []byte, n int64, opt files.CreateOptions) error {
+	f.t.Helper()
+	opt.Resumable = true
+	_, err := f.svc.Create(f.ctx, p, path, &failingReader{r: bytes.NewReader(data[opt.Offset:]), after: n - opt.Offset, err: errors.New("connection reset by peer")}, opt)
+	if err == nil {
+		f.t.Fatalf("an upload cut off after %d bytes succeeded", n)
+	}
+	return err
+}
+
+func TestPartialUploadResume(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 0)
+		bob := f.user("bob", 0)
+		data := randomBytes(5*chunk + 1234)
+
+		// Cut mid-chunk: the whole chunks before the cut are kept, the rest is not.
+		err := f.cut(alice, "/results.csv", data, 2*chunk+100, files.CreateOptions{Size: -1})
+		wantKind(t, "cut upload", err, errs.Canceled)
+		if !strings.Contains(err.Error(), "the first 131072 bytes were kept") {
+			t.Errorf("the error does not say what was kept: %v", err)
+		}
+		f.absent(alice, "/results.csv")
+		part, err := f.svc.PartialAt(f.ctx, alice, "/results.csv")
+		if err != nil || part.Size != 2*chunk {
+			t.Fatalf("PartialAt = %+v, %v; want 2 chunks", part, err)
+		}
+		if !part.Expires.After(time.Now().Add(23 * time.Hour)) {
+			t.Errorf("the partial upload expires at %v, want a day from now", part.Expires)
+		}
+		if got := f.used(f.homeID(alice)); got != 2*chunk {
+			t.Errorf("used %d, want the partial upload's %d charged", got, 2*chunk)
+		}
+		// Only its owner sees it, and nobody reads it as a file.
+		if _, err := f.svc.PartialAt(f.ctx, bob, "/results.csv"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("bob sees alice's partial upload: %v", err)
+		}
+		if _, err := f.svc.Open(f.ctx, alice, "/results.csv"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("a partial upload opens as a file: %v", err)
+		}
+		if entries, _, err := f.svc.List(f.ctx, alice, "/", "", 100); err != nil || len(entries) != 0 {
+			t.Errorf("a partial upload is listed: %+v, %v", entries, err)
+		}
+
+		// Resuming at the wrong offset is refused and keeps the partial upload.
+		_, err = f.svc.Create(f.ctx, alice, "/results.csv", bytes.NewReader(data), files.CreateOptions{Size: -1, Resume: true, Offset: 0})
+		wantKind(t, "resume at 0", err, errs.Invalid)
+		// Another user cannot resume it.
+		_, err = f.svc.Create(f.ctx, bob, "/results.csv", bytes.NewReader(data[2*chunk:]), files.CreateOptions{Size: -1, Resume: true, Offset: 2 * chunk})
+		wantKind(t, "bob resumes", err, errs.NotFound)
+
+		// Cut again; the second partial upload replaces the first.
+		err = f.cut(alice, "/results.csv", data, 4*chunk+1, files.CreateOptions{Size: -1, Resume: true, Offset: 2 * chunk})
+		wantKind(t, "second cut", err, errs.Canceled)
+		part, err = f.svc.PartialAt(f.ctx, alice, "/results.csv")
+		if err != nil || part.Size != 4*chunk {
+			t.Fatalf("after the second cut PartialAt = %+v, %v; want 4 chunks", part, err)
+		}
+
+		// Finish it, announcing the whole file's size and digest.
+		sum := sha256.Sum256(data)
+		e, err := f.svc.Create(f.ctx, alice, "/results.csv", bytes.NewReader(data[4*chunk:]),
+			files.CreateOptions{Size: int64(len(data)), SHA256: sum[:], Resume: true, Offset: 4 * chunk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Size != int64(len(data)) || !bytes.Equal(e.SHA256, sum[:]) {
+			t.Fatalf("resumed file %+v", e)
+		}
+		if got := f.get(alice, "/results.csv"); !bytes.Equal(got, data) {
+			t.Fatal("the resumed file reads back different bytes")
+		}
+		if _, err := f.svc.PartialAt(f.ctx, alice, "/results.csv"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("the partial upload outlived its completion: %v", err)
+		}
+		if got := f.used(f.homeID(alice)); got != int64(len(data)) {
+			t.Errorf("used %d after completion, want %d", got, len(data))
+		}
+		rec := f.lastRecord(audit.ActFileUpload, "/results.csv")
+		if rec.Result != audit.OK || !strings.Contains(rec.Detail, "resumed at byte 262144") {
+			t.Errorf("completion audited as %+v", rec)
+		}
+		f.clean(1)
+		if rep := f.verifyAudit(); !rep.OK() {
+			t.Fatalf("audit chain: %+v", rep)
+		}
+	})
+}
+
+func TestPartialUploadEdges(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 0)
+		data := randomBytes(3 * chunk)
+
+		// Less than a chunk: nothing worth keeping.
+		f.cut(alice, "/small", data, chunk-1, files.CreateOptions{Size: -1})
+		if _, err := f.svc.PartialAt(f.ctx, alice, "/small"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("a partial upload of less than a chunk was kept: %v", err)
+		}
+		// Without Resumable, nothing is kept.
+		_, err := f.svc.Create(f.ctx, alice, "/plain", &failingReader{r: bytes.NewReader(data), after: 2 * chunk, err: errors.New("reset")}, files.CreateOptions{Size: -1})
+		wantKind(t, "cut plain upload", err, errs.Canceled)
+		if _, err := f.svc.PartialAt(f.ctx, alice, "/plain"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("a non-resumable upload left a partial upload: %v", err)
+		}
+		// Exactly at a chunk boundary the last chunk cannot be sealed yet: one chunk less is kept.
+		f.cut(alice, "/edge", data, 2*chunk, files.CreateOptions{Size: -1})
+		part, err := f.svc.PartialAt(f.ctx, alice, "/edge")
+		if err != nil || part.Size != chunk {
+			t.Fatalf("PartialAt = %+v, %v; want 1 chunk", part, err)
+		}
+		// Resuming with nothing more cannot complete a file longer than the partial upload.
+		_, err = f.svc.Create(f.ctx, alice, "/edge", bytes.NewReader(nil), files.CreateOptions{Size: -1, Resume: true, Offset: chunk})
+		wantKind(t, "empty resume", err, errs.Integrity)
+		// A fresh upload to the path replaces the partial upload.
+		f.cut(alice, "/edge", data, 2*chunk+5, files.CreateOptions{Size: -1})
+		f.put(alice, "/edge", data[:10])
+		if _, err := f.svc.PartialAt(f.ctx, alice, "/edge"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("a completed fresh upload left the partial upload: %v", err)
+		}
+		// DiscardPartial drops one and is audited.
+		f.cut(alice, "/drop", data, 2*chunk+5, files.CreateOptions{Size: -1})
+		if err := f.svc.DiscardPartial(f.ctx, alice, "/drop"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.DiscardPartial(f.ctx, alice, "/drop"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("second DiscardPartial: %v", err)
+		}
+		if recs := f.records(audit.ActUploadDiscard); len(recs) != 2 || recs[0].Result != audit.OK || recs[1].Result != audit.Failed {
+			t.Errorf("discards audited as %+v", recs)
+		}
+		if got := f.used(f.homeID(alice)); got != 10 {
+			t.Errorf("used %d, want 10 (only /edge)", got)
+		}
+		f.clean(1)
+	})
+}
+
+func TestPartialUploadQuotaAndExpiry(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 4*chunk)
+		data := randomBytes(4 * chunk)
+		f.cut(alice, "/a", data, 3*chunk+1, files.CreateOptions{Size: -1})
+		// The partial upload's 3 chunks count: a second file of 2 chunks does not fit.
+		_, err := f.svc.Create(f.ctx, alice, "/b", bytes.NewReader(data[:2*chunk]), files.CreateOptions{Size: 2 * chunk})
+		wantKind(t, "upload beside a partial upload", err, errs.Quota)
+		// Completing it does fit: its stored bytes are part of the file.
+		if _, err := f.svc.Create(f.ctx, alice, "/a", bytes.NewReader(data[3*chunk:]), files.CreateOptions{Size: 4 * chunk, Resume: true, Offset: 3 * chunk}); err != nil {
+			t.Fatalf("completing within the quota: %v", err)
+		}
+		if got := f.used(f.homeID(alice)); got != 4*chunk {
+			t.Errorf("used %d, want %d", got, 4*chunk)
+		}
+		f.svc.Delete(f.ctx, alice, "/a", false)
+
+		// Expiry: a partial upload past its time is deleted by garbage collection, and
+		// its bytes are credited.
+		f.svc.SetPartialTTL(time.Nanosecond)
+		f.cut(alice, "/c", data, 2*chunk+1, files.CreateOptions{Size: -1})
+		if n, err := f.svc.CollectGarbage(f.ctx, time.Hour); err != nil || n < 1 {
+			t.Fatalf("CollectGarbage = %d, %v; want the expired partial upload removed", n, err)
+		}
+		if _, err := f.svc.PartialAt(f.ctx, alice, "/c"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("an expired partial upload survived: %v", err)
+		}
+		if got := f.used(f.homeID(alice)); got != 0 {
+			t.Errorf("used %d after expiry, want 0", got)
+		}
+		if recs := f.records(audit.ActUploadExpire); len(recs) != 1 {
+			t.Errorf("%d expiry records, want 1", len(recs))
+		}
+		f.clean(0)
+	})
+}
+
+// TestPartialUploadNeedsWrite: a user who lost write access cannot resume.
+func TestPartialUploadNeedsWrite(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 0)
+		lab := f.folder("lab", 0)
+		f.grant(lab, alice, allPerms)
+		data := randomBytes(3 * chunk)
+		f.cut(alice, "/lab/x", data, 2*chunk+1, files.CreateOptions{Size: -1})
+		f.grant(lab, alice, authz.List|authz.Read)
+		_, err := f.svc.Create(f.ctx, alice, "/lab/x", bytes.NewReader(data[chunk:]), files.CreateOptions{Size: -1, Resume: true, Offset: chunk})
+		wantKind(t, "resume without write", err, errs.Permission)
+	})
+}
