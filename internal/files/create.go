@@ -246,7 +246,9 @@ func interrupted(err error) bool {
 // On error, st is not nil if the blob writer is open (the caller aborts it or keeps what
 // was sealed); on success the blob is committed.
 func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64, resume *db.Upload) (st *staged, err error) {
-	w, err := s.blobs.Create(ctx, id)
+	// The blob outlives a canceled ctx, so that what was sealed can be kept as a partial
+	// upload; the loop below stops reading when ctx ends.
+	w, err := s.blobs.Create(context.WithoutCancel(ctx), id)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package files_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/authz"
+	"github.com/coffer-mft/coffer/internal/blob/local"
 	"github.com/coffer-mft/coffer/internal/db/dbtest"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
@@ -211,4 +213,32 @@ func TestPartialUploadNeedsWrite(t *testing.T) {
 		_, err := f.svc.Create(f.ctx, alice, "/lab/x", bytes.NewReader(data[chunk:]), files.CreateOptions{Size: -1, Resume: true, Offset: chunk})
 		wantKind(t, "resume without write", err, errs.Permission)
 	})
+}
+
+// TestPartialUploadCanceled: an upload whose context ends (server shutdown, connection
+// gone) keeps its partial upload on the real local store, whose writers watch the
+// context they were made with.
+func TestPartialUploadCanceled(t *testing.T) {
+	store, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, dbtest.SQLiteDSN(t), store)
+	alice := f.user("alice", 0)
+	data := randomBytes(4 * chunk)
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	_, err = f.svc.Create(ctx, alice, "/x", &cancelingReader{r: bytes.NewReader(data), after: 3 * chunk, cancel: cancel},
+		files.CreateOptions{Size: -1, Resumable: true})
+	wantKind(t, "canceled upload", err, errs.Canceled)
+	part, err := f.svc.PartialAt(f.ctx, alice, "/x")
+	if err != nil || part.Size == 0 {
+		t.Fatalf("PartialAt after cancel = %+v, %v", part, err)
+	}
+	if _, err := f.svc.Create(f.ctx, alice, "/x", bytes.NewReader(data[part.Size:]), files.CreateOptions{Size: int64(len(data)), Resume: true, Offset: part.Size}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.get(alice, "/x"), data) {
+		t.Fatal("resumed file differs")
+	}
 }

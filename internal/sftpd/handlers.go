@@ -75,18 +75,32 @@ func (s *session) OpenFile(r *sftp.Request) (sftp.WriterAtReaderAt, error) {
 	return s.openWrite(r)
 }
 
+// openWrite starts an upload. An open without truncation continues the caller's
+// partial upload there, if any (OpenSSH reput opens with append; the writes then start at
+// the size that stat reported); otherwise it is a new upload, and appending to a
+// complete file is refused.
 func (s *session) openWrite(r *sftp.Request) (*upload, error) {
 	fl := r.Pflags()
-	if fl.Append {
-		return nil, s.refuse(audit.ActFileUpload, r.Filepath, sftp.ErrSSHFxOpUnsupported,
-			"appending is not supported: upload the whole file again")
-	}
+	fsvc := s.srv.cfg.Files
 	if fl.Excl {
-		if _, err := s.srv.cfg.Files.Stat(s.ctx, s.p, r.Filepath); err == nil {
+		if _, err := fsvc.Stat(s.ctx, s.p, r.Filepath); err == nil {
 			return nil, status(sftp.ErrSSHFxFailure, "already exists: "+r.Filepath)
 		}
 	}
-	u, err := s.startUpload(r.Filepath)
+	resume, offset := false, int64(0)
+	if !fl.Trunc {
+		part, err := fsvc.PartialAt(s.ctx, s.p, r.Filepath)
+		switch {
+		case err == nil:
+			resume, offset = true, part.Size
+		case fl.Append && errs.Is(errs.NotFound, err):
+			return nil, s.refuse(audit.ActFileUpload, r.Filepath, sftp.ErrSSHFxOpUnsupported,
+				"appending is supported only to continue an interrupted upload, and there is none of this file: upload the whole file (put)")
+		case !errs.Is(errs.NotFound, err):
+			return nil, s.report("open", r.Filepath, err)
+		}
+	}
+	u, err := s.startUpload(r.Filepath, resume, offset)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +150,12 @@ func (s *session) Filecmd(r *sftp.Request) error {
 		return s.report("rmdir", r.Filepath, fsvc.Delete(s.ctx, s.p, r.Filepath, false))
 	case "Remove":
 		e, err := fsvc.Stat(s.ctx, s.p, r.Filepath)
+		if errs.Is(errs.NotFound, err) {
+			// rm of an interrupted upload's name drops the partial upload.
+			if derr := fsvc.DiscardPartial(s.ctx, s.p, r.Filepath); !errs.Is(errs.NotFound, derr) {
+				return s.report("remove", r.Filepath, derr)
+			}
+		}
 		if err != nil {
 			return s.report("remove", r.Filepath, err)
 		}
@@ -144,7 +164,7 @@ func (s *session) Filecmd(r *sftp.Request) error {
 		}
 		return s.report("remove", r.Filepath, fsvc.Delete(s.ctx, s.p, r.Filepath, false))
 	case "Symlink", "Link":
-		return s.refuse(audit.ActFileUpload, r.Target, sftp.ErrSSHFxPermissionDenied, "links are not supported")
+		return s.refuse(audit.ActFileLink, r.Target, sftp.ErrSSHFxPermissionDenied, "links are not supported")
 	}
 	return status(sftp.ErrSSHFxOpUnsupported, "unsupported operation "+r.Method)
 }
@@ -226,8 +246,17 @@ func (s *session) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
 	case "Stat", "Lstat":
 		e, err := s.srv.cfg.Files.Stat(s.ctx, s.p, r.Filepath)
 		if err != nil {
-			if u := s.openUpload(r.Filepath); u != nil && errs.Is(errs.NotFound, err) {
-				return listOf(fileInfo{name: base(r.Filepath), mode: 0o644, mtime: time.Now()}), nil
+			if !errs.Is(errs.NotFound, err) {
+				return nil, s.report("stat", r.Filepath, err)
+			}
+			if u := s.openUpload(r.Filepath); u != nil {
+				return listOf(fileInfo{name: base(r.Filepath), size: u.written(), mode: 0o644, mtime: time.Now()}), nil
+			}
+			// An interrupted upload shows its owner its size where no file is, so that
+			// OpenSSH's reput knows where to resume. (Where a file is, that file shows:
+			// a download must never see another size than it gets.)
+			if part, perr := s.srv.cfg.Files.PartialAt(s.ctx, s.p, r.Filepath); perr == nil {
+				return listOf(fileInfo{name: base(r.Filepath), size: part.Size, mode: 0o600, mtime: part.Created}), nil
 			}
 			return nil, s.report("stat", r.Filepath, err)
 		}

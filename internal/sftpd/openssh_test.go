@@ -10,22 +10,25 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/sftpd"
 )
 
-// TestOpenSSHClients drives the real OpenSSH programs (sftp, scp, ssh) with a public key.
-func TestOpenSSHClients(t *testing.T) {
-	t.Parallel()
+// openssh runs the real OpenSSH programs as one user, signed in with a new key.
+type openssh struct {
+	dir  string   // working directory of the programs, a temporary one
+	opts []string // -o options: the key, no host key checking, batch mode
+	port string
+	user string
+}
+
+func newOpenSSH(t *testing.T, e *env, user string) *openssh {
+	t.Helper()
 	for _, prog := range []string{"sftp", "scp", "ssh", "ssh-keygen"} {
 		if _, err := exec.LookPath(prog); err != nil {
 			t.Skipf("OpenSSH %s is not installed (apt-get install openssh-client): %v", prog, err)
 		}
 	}
-	e := start(t, sftpd.Config{})
-	e.User(t, "kate", 0)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "id_ed25519")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
@@ -35,24 +38,41 @@ func TestOpenSSHClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _, _, _, err := ssh.ParseAuthorizedKey(pubText)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := e.Core.Accounts.AddKey(ctx, accounts.LocalAdmin("test"), "kate", string(ssh.MarshalAuthorizedKey(pub))); err != nil {
+	if _, err := e.Core.Accounts.AddKey(context.Background(), accounts.LocalAdmin("test"), user, string(pubText)); err != nil {
 		t.Fatal(err)
 	}
 	opts := []string{"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "IdentityFile=" + key,
 		"-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-F", "/dev/null"}
-	run := func(name string, args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+	return &openssh{dir: dir, opts: opts, port: e.port, user: user}
+}
+
+// run runs an OpenSSH program in o.dir and returns its combined output.
+func (o *openssh) run(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = o.dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// batch runs sftp with the given batch commands.
+func (o *openssh) batch(commands ...string) (string, error) {
+	batch := filepath.Join(o.dir, "batch")
+	if err := os.WriteFile(batch, []byte(strings.Join(commands, "\n")+"\n"), 0o600); err != nil {
+		return "", err
 	}
+	args := append([]string{"-b", batch, "-P", o.port}, o.opts...)
+	return o.run("sftp", append(args, o.user+"@127.0.0.1")...)
+}
+
+// TestOpenSSHClients drives the real OpenSSH programs (sftp, scp, ssh) with a public key.
+func TestOpenSSHClients(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	e.User(t, "kate", 0)
+	o := newOpenSSH(t, e, "kate")
+	dir, opts, run := o.dir, o.opts, o.run
 
 	local := filepath.Join(dir, "local file ✓ é.txt")
 	content := bytes.Repeat([]byte("coffer sftp\n"), 50000)

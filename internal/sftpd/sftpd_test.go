@@ -17,7 +17,6 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/sftpd"
 )
@@ -326,36 +325,6 @@ func TestUsersAreIsolated(t *testing.T) {
 	list, err := h.ReadDir("/")
 	if err != nil || len(list) != 0 {
 		t.Fatalf("hank's root: %v %v", list, err)
-	}
-}
-
-func TestKilledUploadLeavesNothing(t *testing.T) {
-	t.Parallel()
-	e := start(t, sftpd.Config{})
-	e.User(t, "ivan", 0)
-	c, nc := e.login(t, "ivan")
-	f, err := c.Create("/partial.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(make([]byte, 1<<20)); err != nil {
-		t.Fatal(err)
-	}
-	nc.Close() // the client dies without closing the file
-	p := e.principal(t, "ivan")
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		_, err := e.Core.Files.Stat(context.Background(), p, "/partial.bin")
-		if !errs.Is(errs.NotFound, err) {
-			t.Fatalf("stat after a killed upload: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// The server let go of the connection (Shutdown in cleanup would time out otherwise).
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := e.srv.Shutdown(ctx); err != nil {
-		t.Fatalf("connection of a killed client still open: %v", err)
 	}
 }
 

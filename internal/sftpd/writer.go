@@ -33,7 +33,8 @@ type upload struct {
 	sess *session
 
 	mu       sync.Mutex
-	pos      int64            // bytes handed to the stream so far
+	start    int64            // where the stream starts: the size of the partial upload it resumes, or 0
+	pos      int64            // bytes handed to the stream so far (from the file's start)
 	pending  map[int64][]byte // pieces beyond pos
 	pendingN int
 	failed   error // sticky: the first error, reported on every later call
@@ -43,15 +44,18 @@ type upload struct {
 
 // startUpload begins files.Create at path and returns once Create has either accepted
 // the request (it reads the first byte) or refused it, so that permission and path
-// errors are reported by the open, where clients expect them.
-func (s *session) startUpload(path string) (*upload, error) {
+// errors are reported by the open, where clients expect them. An upload that the
+// connection's end cuts off is kept as a partial upload; with resume, it continues the
+// caller's partial upload of offset bytes at path.
+func (s *session) startUpload(path string, resume bool, offset int64) (*upload, error) {
 	pr, pw := io.Pipe()
-	u := &upload{path: path, pw: pw, done: make(chan struct{}), pending: map[int64][]byte{}, sess: s}
+	u := &upload{path: path, pw: pw, done: make(chan struct{}), pending: map[int64][]byte{}, sess: s, pos: offset, start: offset}
 	reading := make(chan struct{})
 	body := &firstRead{r: pr, first: reading}
+	opt := files.CreateOptions{Size: -1, Resumable: true, Resume: resume, Offset: offset}
 	go func() {
 		defer close(u.done)
-		_, err := s.srv.cfg.Files.Create(s.ctx, s.p, path, body, files.CreateOptions{Size: -1})
+		_, err := s.srv.cfg.Files.Create(s.ctx, s.p, path, body, opt)
 		u.res = err
 		if err == nil {
 			err = io.ErrClosedPipe
@@ -87,13 +91,16 @@ func (u *upload) WriteAt(p []byte, off int64) (int, error) {
 		return 0, status(sftp.ErrSSHFxFailure, "the file is closed")
 	}
 	switch {
+	case off < u.pos && u.start > 0 && u.pos == u.start:
+		return 0, u.fail(status(sftp.ErrSSHFxFailure, fmt.Sprintf(
+			"write at offset %d, but the interrupted upload being resumed holds %d bytes: resume from byte %d (OpenSSH: reput), or upload the whole file again (put)", off, u.start, u.start)))
 	case off < u.pos:
 		return 0, u.fail(status(sftp.ErrSSHFxOpUnsupported, fmt.Sprintf(
-			"write at offset %d, before the %d bytes already written: this server stores uploads as one sequential stream (no random-access writes or resume); upload the whole file again", off, u.pos)))
+			"write at offset %d, before the %d bytes already written: this server stores uploads as one sequential stream (no random-access writes); upload the whole file again", off, u.pos)))
 	case off > u.pos:
 		if _, dup := u.pending[off]; dup || len(u.pending) >= maxPendingPieces || u.pendingN+len(p) > maxPendingBytes || off-u.pos > maxPendingBytes {
 			return 0, u.fail(status(sftp.ErrSSHFxOpUnsupported, fmt.Sprintf(
-				"write at offset %d, too far beyond the %d bytes written so far: this server stores uploads as one sequential stream (no random-access writes or resume)", off, u.pos)))
+				"write at offset %d, too far beyond the %d bytes written so far: this server stores uploads as one sequential stream (no random-access writes; to continue an interrupted upload, resume from its size)", off, u.pos)))
 		}
 		u.pending[off] = append([]byte(nil), p...)
 		u.pendingN += len(p)
