@@ -28,6 +28,7 @@ import (
 // Close.
 type Writer struct {
 	aead   cipher.AEAD
+	tail   cipher.AEAD // seals the pending bytes of a partial upload (SealTail)
 	dst    io.Writer
 	seen   io.Writer // receives the plaintext of each chunk as it is sealed; may be nil
 	chunk  uint64    // index of the next chunk to seal
@@ -77,10 +78,12 @@ func (k *Keyring) Encrypt(dst io.Writer, seen io.Writer) (header []byte, w *Writ
 
 // Continue returns a Writer that appends to the payload of the file with this header,
 // whose first plainSize bytes (a multiple of 64 KiB, as Sealed reported) are already in
-// dst, together with the payload's 16-byte nonce before them. Errors: Invalid for a
-// plainSize that is not a chunk boundary or a nonce of the wrong size; Integrity or
-// NotFound as for Open when the header does not unwrap.
-func (k *Keyring) Continue(header, nonce []byte, plainSize int64, dst io.Writer, seen io.Writer) (*Writer, error) {
+// dst, together with the payload's 16-byte nonce before them; tail, if not empty, is what
+// SealTail returned then, and its bytes are pending in the new Writer as they were in the
+// old. Errors: Invalid for a plainSize that is not a chunk boundary or a nonce of the
+// wrong size; Integrity for a tail that does not open; Integrity or NotFound as for Open
+// when the header does not unwrap.
+func (k *Keyring) Continue(header, nonce []byte, plainSize int64, tail []byte, dst io.Writer, seen io.Writer) (*Writer, error) {
 	const op = errs.Op("crypt.Continue")
 	if plainSize < 0 || plainSize%chunkSize != 0 {
 		return nil, errs.E(op, errs.Invalid, fmt.Sprintf("cannot continue a payload after %d bytes: not a chunk boundary", plainSize))
@@ -96,8 +99,40 @@ func (k *Keyring) Continue(header, nonce []byte, plainSize int64, dst io.Writer,
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
+	if len(tail) > 0 {
+		if len(tail) < chacha20poly1305.NonceSizeX+tagSize || len(tail) > chacha20poly1305.NonceSizeX+chunkSize+tagSize {
+			return nil, errs.E(op, errs.Integrity, fmt.Sprintf("the partial upload's pending bytes are %d bytes sealed, which no tail is", len(tail)))
+		}
+		n := tail[:chacha20poly1305.NonceSizeX]
+		pt, err := w.tail.Open(w.buf[:0], n, tail[len(n):], tailAD(w.chunk))
+		if err != nil {
+			return nil, errs.E(op, errs.Integrity, "the partial upload's pending bytes fail authentication: they were altered or belong to another upload")
+		}
+		w.n = len(pt)
+	}
 	return w, nil
 }
+
+// tailAD binds a sealed tail to the chunk it would start.
+func tailAD(chunk uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("coffer partial tail v1 "), chunk)
+}
+
+// SealTail returns the bytes written but not yet sealed in a chunk (less than 64 KiB, or
+// one full chunk that waits for more data), encrypted for Continue, or nil when there are
+// none. It is what an interrupted upload keeps besides the Sealed chunks, so that nothing
+// it received is lost. The Writer is unchanged.
+func (w *Writer) SealTail() []byte {
+	if w.n == 0 {
+		return nil
+	}
+	out := make([]byte, chacha20poly1305.NonceSizeX, chacha20poly1305.NonceSizeX+w.n+tagSize)
+	rand.Read(out)
+	return w.tail.Seal(out, out, w.buf[:w.n], tailAD(w.chunk))
+}
+
+// Pending is the number of bytes written but not yet sealed.
+func (w *Writer) Pending() int { return w.n }
 
 func newWriter(fileKey, nonce []byte, chunk uint64, dst, seen io.Writer) (*Writer, error) {
 	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
@@ -108,7 +143,15 @@ func newWriter(fileKey, nonce []byte, chunk uint64, dst, seen io.Writer) (*Write
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{aead: aead, dst: dst, seen: seen, chunk: chunk, buf: make([]byte, encChunkSize)}, nil
+	tk, err := hkdf.Key(sha256.New, fileKey, nonce, "coffer partial tail v1", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, err
+	}
+	tail, err := chacha20poly1305.NewX(tk)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{aead: aead, tail: tail, dst: dst, seen: seen, chunk: chunk, buf: make([]byte, encChunkSize)}, nil
 }
 
 // Sealed is the number of plaintext bytes (since the payload's start, including any that
@@ -187,4 +230,12 @@ func (w *Writer) seal(p []byte, last bool) error {
 // chunks of its first plainSize bytes (a multiple of 64 KiB, as Writer.Sealed reports).
 func SealedPayloadSize(plainSize int64) int64 {
 	return nonceSize + plainSize/chunkSize*encChunkSize
+}
+
+// TailSize is the number of plaintext bytes in a tail from SealTail (0 for none).
+func TailSize(tail []byte) int64 {
+	if len(tail) == 0 {
+		return 0
+	}
+	return max(0, int64(len(tail))-chacha20poly1305.NonceSizeX-tagSize)
 }

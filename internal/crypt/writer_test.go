@@ -43,7 +43,7 @@ func TestContinue(t *testing.T) {
 			t.Fatal(err)
 		}
 		second := bytes.NewBuffer(append([]byte(nil), first.Bytes()...))
-		w2, err := kr.Continue(header, first.Bytes()[:nonceSize], sealed, second, h2)
+		w2, err := kr.Continue(header, first.Bytes()[:nonceSize], sealed, nil, second, h2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,23 +73,79 @@ func TestContinueRefusals(t *testing.T) {
 	}
 	w.Write(randomBytes(t, 2*chunkSize+1))
 	nonce := buf.Bytes()[:nonceSize]
-	if _, err := kr.Continue(header, nonce, chunkSize+1, &buf, nil); !errs.Is(errs.Invalid, err) {
+	if _, err := kr.Continue(header, nonce, chunkSize+1, nil, &buf, nil); !errs.Is(errs.Invalid, err) {
 		t.Errorf("continue off a chunk boundary: %v, want Invalid", err)
 	}
-	if _, err := kr.Continue(header, nonce[:5], chunkSize, &buf, nil); !errs.Is(errs.Invalid, err) {
+	if _, err := kr.Continue(header, nonce[:5], chunkSize, nil, &buf, nil); !errs.Is(errs.Invalid, err) {
 		t.Errorf("short nonce: %v, want Invalid", err)
 	}
 	other := mustParse(t, testKeyB)
-	if _, err := other.Continue(header, nonce, chunkSize, &buf, nil); !errs.Is(errs.NotFound, err) {
+	if _, err := other.Continue(header, nonce, chunkSize, nil, &buf, nil); !errs.Is(errs.NotFound, err) {
 		t.Errorf("keyring without the file's KEK: %v, want NotFound", err)
 	}
 	// Continuing with nothing more cannot finish: the last chunk written was sealed as
 	// not the last.
-	w2, err := kr.Continue(header, nonce, 2*chunkSize, &buf, nil)
+	w2, err := kr.Continue(header, nonce, 2*chunkSize, nil, &buf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w2.Close(); !errs.Is(errs.Integrity, err) {
 		t.Errorf("Close with no data after a continue: %v, want Integrity", err)
+	}
+}
+
+// TestContinueWithTail keeps every byte of an interrupted sitting: the sealed chunks in
+// the payload and the rest as a sealed tail, which the next sitting starts with.
+func TestContinueWithTail(t *testing.T) {
+	t.Parallel()
+	kr := mustParse(t, testKeyA)
+	for _, cut := range []int{1, chunkSize - 1, chunkSize, chunkSize + 1, 2 * chunkSize, 3*chunkSize + 9} {
+		plain := randomBytes(t, 3*chunkSize+10)
+		var first bytes.Buffer
+		h := sha256.New()
+		header, w, err := kr.Encrypt(&first, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(plain[:cut])
+		sealed, tail := w.Sealed(), w.SealTail()
+		if sealed+int64(w.Pending()) != int64(cut) {
+			t.Fatalf("cut %d: sealed %d + pending %d", cut, sealed, w.Pending())
+		}
+		state, _ := h.(interface{ MarshalBinary() ([]byte, error) }).MarshalBinary()
+		h2 := sha256.New()
+		h2.(interface{ UnmarshalBinary([]byte) error }).UnmarshalBinary(state)
+		second := bytes.NewBuffer(append([]byte(nil), first.Bytes()...))
+		nonce := first.Bytes()[:nonceSize]
+
+		// A tail is bound to its place: at another chunk index it does not open.
+		if sealed > 0 {
+			if _, err := kr.Continue(header, nonce, sealed-chunkSize, tail, &bytes.Buffer{}, nil); !errs.Is(errs.Integrity, err) {
+				t.Errorf("cut %d: a tail continued at the wrong chunk: %v, want Integrity", cut, err)
+			}
+		}
+		bad := bytes.Clone(tail)
+		bad[len(bad)-1] ^= 1
+		if _, err := kr.Continue(header, nonce, sealed, bad, &bytes.Buffer{}, nil); !errs.Is(errs.Integrity, err) {
+			t.Errorf("cut %d: an altered tail: %v, want Integrity", cut, err)
+		}
+
+		w2, err := kr.Continue(header, nonce, sealed, tail, second, h2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w2.Write(plain[cut:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w2.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := openAll(kr, header, second.Bytes())
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("cut %d: reads back %d bytes, %v", cut, len(got), err)
+		}
+		if want := sha256.Sum256(plain); !bytes.Equal(h2.Sum(nil), want[:]) {
+			t.Fatalf("cut %d: digest differs", cut)
+		}
 	}
 }

@@ -13,16 +13,17 @@ type Upload struct {
 	FolderID    int64
 	Path        string // components inside the folder, joined by "/"
 	BlobID      string
-	Size        int64 // plaintext bytes stored
+	Size        int64 // plaintext bytes stored, in the blob's chunks and the tail
 	CryptHeader []byte
 	HashState   []byte
+	Tail        []byte // the bytes after the last whole chunk, sealed; nil if none
 	Created     time.Time
 	Expires     time.Time
 }
 
 const (
-	uploadColumns   = `id, user_id, folder_id, path, blob_id, size, crypt_header, hash_state, created, expires`
-	qInsertUpload   = `INSERT INTO uploads (` + uploadColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	uploadColumns   = `id, user_id, folder_id, path, blob_id, size, crypt_header, hash_state, tail, created, expires`
+	qInsertUpload   = `INSERT INTO uploads (` + uploadColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	qUploadAt       = `SELECT ` + uploadColumns + ` FROM uploads WHERE user_id = $1 AND folder_id = $2 AND path = $3`
 	qUploadsExpired = `SELECT ` + uploadColumns + ` FROM uploads WHERE expires < $1 ORDER BY expires LIMIT $2`
 	qDeleteUpload   = `DELETE FROM uploads WHERE id = $1`
@@ -31,7 +32,7 @@ const (
 func scanUpload(s scanner) (Upload, error) {
 	var u Upload
 	var created, expires int64
-	err := s.Scan(&u.ID, &u.UserID, &u.FolderID, &u.Path, &u.BlobID, &u.Size, &u.CryptHeader, &u.HashState, &created, &expires)
+	err := s.Scan(&u.ID, &u.UserID, &u.FolderID, &u.Path, &u.BlobID, &u.Size, &u.CryptHeader, &u.HashState, &u.Tail, &created, &expires)
 	u.Created, u.Expires = fromMicro(created), fromMicro(expires)
 	return u, err
 }
@@ -40,7 +41,7 @@ func scanUpload(s scanner) (Upload, error) {
 // that path.
 func (q Q) InsertUpload(ctx context.Context, u Upload) error {
 	_, err := q.q.ExecContext(ctx, qInsertUpload, u.ID, u.UserID, u.FolderID, u.Path, u.BlobID, u.Size,
-		u.CryptHeader, u.HashState, micro(u.Created), micro(u.Expires))
+		u.CryptHeader, u.HashState, u.Tail, micro(u.Created), micro(u.Expires))
 	return q.d.classify(err)
 }
 

@@ -130,7 +130,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	if err != nil {
 		if st != nil && opt.Resumable && interrupted(err) {
 			if kept := s.keepPartial(ctx, p, l, st.w, id, st.header, st.enc, st.h); kept > 0 {
-				return Entry{}, fmt.Errorf("%w; the first %d bytes were kept: resume the upload from there before %s",
+				return Entry{}, fmt.Errorf("%w; the %d bytes received were kept: resume the upload from there before %s",
 					err, kept, s.now().Add(s.partialTTL).UTC().Format(time.RFC3339))
 			}
 			return Entry{}, err

@@ -18,10 +18,10 @@ import (
 )
 
 // Partial uploads (docs/format.md, "Partial uploads"). When a resumable upload is cut off
-// (the client went away, the server shut down), the whole 64 KiB chunks that were sealed
-// stay stored as a partial upload of that user at that path: never visible as a file, not
-// readable, charged to the folder's quota, and continued only by the same user with
-// CreateOptions.Resume. Continuing copies the stored ciphertext into a new blob and
+// (the client went away, the server shut down), every byte it received stays stored as a
+// partial upload of that user at that path (the sealed 64 KiB chunks in a blob, the rest
+// sealed in the row): never visible as a file, not readable, charged to the folder's
+// quota, and continued only by the same user with CreateOptions.Resume. Continuing copies the stored ciphertext into a new blob and
 // appends to it, so a file is always one blob.
 
 // DefaultPartialTTL is how long a partial upload waits to be continued.
@@ -110,8 +110,9 @@ func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h ha
 		return nil, err
 	}
 	defer obj.Close()
-	want := crypt.SealedPayloadSize(u.Size)
-	if obj.Size() != want {
+	sealed := u.Size - crypt.TailSize(u.Tail)
+	want := crypt.SealedPayloadSize(sealed)
+	if sealed < 0 || obj.Size() != want {
 		return nil, errs.E(errs.Integrity, fmt.Sprintf("the partial upload's stored data is %d bytes, not %d", obj.Size(), want))
 	}
 	nonce := make([]byte, crypt.NonceSize)
@@ -122,7 +123,7 @@ func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h ha
 	if _, err := io.CopyBuffer(w, io.NewSectionReader(obj, 0, want), buf); err != nil {
 		return nil, err
 	}
-	return s.keys.Continue(u.CryptHeader, nonce, u.Size, w, h)
+	return s.keys.Continue(u.CryptHeader, nonce, sealed, u.Tail, w, h)
 }
 
 // keepPartial stores what an interrupted upload sealed as the caller's partial upload at
@@ -130,7 +131,7 @@ func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h ha
 // worth keeping or it could not be kept (then the blob is discarded).
 func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, w blob.Writer, id blob.ID, header []byte, enc *crypt.Writer, h hash.Hash) int64 {
 	ctx = context.WithoutCancel(ctx)
-	size := enc.Sealed()
+	size := enc.Sealed() + int64(enc.Pending())
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 	if size == 0 || err != nil {
 		w.Abort()
@@ -144,7 +145,7 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, w bl
 	}
 	now := s.now()
 	u := db.Upload{ID: string(blob.NewID()), UserID: p.UserID, FolderID: l.folder.ID, Path: partialKey(l), BlobID: string(id),
-		Size: size, CryptHeader: header, HashState: state, Created: now, Expires: now.Add(s.partialTTL)}
+		Size: size, CryptHeader: header, HashState: state, Tail: enc.SealTail(), Created: now, Expires: now.Add(s.partialTTL)}
 	var garbage []string
 	err = s.db.Tx(ctx, func(q db.Q) error {
 		if err := lockFolders(ctx, q, l.folder.ID); err != nil {

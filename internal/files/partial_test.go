@@ -39,22 +39,22 @@ func TestPartialUploadResume(t *testing.T) {
 		bob := f.user("bob", 0)
 		data := randomBytes(5*chunk + 1234)
 
-		// Cut mid-chunk: the whole chunks before the cut are kept, the rest is not.
+		// Cut mid-chunk: every byte received is kept.
 		err := f.cut(alice, "/results.csv", data, 2*chunk+100, files.CreateOptions{Size: -1})
 		wantKind(t, "cut upload", err, errs.Canceled)
-		if !strings.Contains(err.Error(), "the first 131072 bytes were kept") {
+		if !strings.Contains(err.Error(), "the 131172 bytes received were kept") {
 			t.Errorf("the error does not say what was kept: %v", err)
 		}
 		f.absent(alice, "/results.csv")
 		part, err := f.svc.PartialAt(f.ctx, alice, "/results.csv")
-		if err != nil || part.Size != 2*chunk {
-			t.Fatalf("PartialAt = %+v, %v; want 2 chunks", part, err)
+		if err != nil || part.Size != 2*chunk+100 {
+			t.Fatalf("PartialAt = %+v, %v; want 2 chunks and 100 bytes", part, err)
 		}
 		if !part.Expires.After(time.Now().Add(23 * time.Hour)) {
 			t.Errorf("the partial upload expires at %v, want a day from now", part.Expires)
 		}
-		if got := f.used(f.homeID(alice)); got != 2*chunk {
-			t.Errorf("used %d, want the partial upload's %d charged", got, 2*chunk)
+		if got := f.used(f.homeID(alice)); got != 2*chunk+100 {
+			t.Errorf("used %d, want the partial upload's %d charged", got, 2*chunk+100)
 		}
 		// Only its owner sees it, and nobody reads it as a file.
 		if _, err := f.svc.PartialAt(f.ctx, bob, "/results.csv"); !errs.Is(errs.NotFound, err) {
@@ -71,21 +71,21 @@ func TestPartialUploadResume(t *testing.T) {
 		_, err = f.svc.Create(f.ctx, alice, "/results.csv", bytes.NewReader(data), files.CreateOptions{Size: -1, Resume: true, Offset: 0})
 		wantKind(t, "resume at 0", err, errs.Invalid)
 		// Another user cannot resume it.
-		_, err = f.svc.Create(f.ctx, bob, "/results.csv", bytes.NewReader(data[2*chunk:]), files.CreateOptions{Size: -1, Resume: true, Offset: 2 * chunk})
+		_, err = f.svc.Create(f.ctx, bob, "/results.csv", bytes.NewReader(data[2*chunk+100:]), files.CreateOptions{Size: -1, Resume: true, Offset: 2*chunk + 100})
 		wantKind(t, "bob resumes", err, errs.NotFound)
 
 		// Cut again; the second partial upload replaces the first.
-		err = f.cut(alice, "/results.csv", data, 4*chunk+1, files.CreateOptions{Size: -1, Resume: true, Offset: 2 * chunk})
+		err = f.cut(alice, "/results.csv", data, 4*chunk+1, files.CreateOptions{Size: -1, Resume: true, Offset: 2*chunk + 100})
 		wantKind(t, "second cut", err, errs.Canceled)
 		part, err = f.svc.PartialAt(f.ctx, alice, "/results.csv")
-		if err != nil || part.Size != 4*chunk {
-			t.Fatalf("after the second cut PartialAt = %+v, %v; want 4 chunks", part, err)
+		if err != nil || part.Size != 4*chunk+1 {
+			t.Fatalf("after the second cut PartialAt = %+v, %v; want 4 chunks and 1 byte", part, err)
 		}
 
 		// Finish it, announcing the whole file's size and digest.
 		sum := sha256.Sum256(data)
-		e, err := f.svc.Create(f.ctx, alice, "/results.csv", bytes.NewReader(data[4*chunk:]),
-			files.CreateOptions{Size: int64(len(data)), SHA256: sum[:], Resume: true, Offset: 4 * chunk})
+		e, err := f.svc.Create(f.ctx, alice, "/results.csv", bytes.NewReader(data[4*chunk+1:]),
+			files.CreateOptions{Size: int64(len(data)), SHA256: sum[:], Resume: true, Offset: 4*chunk + 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestPartialUploadResume(t *testing.T) {
 			t.Errorf("used %d after completion, want %d", got, len(data))
 		}
 		rec := f.lastRecord(audit.ActFileUpload, "/results.csv")
-		if rec.Result != audit.OK || !strings.Contains(rec.Detail, "resumed at byte 262144") {
+		if rec.Result != audit.OK || !strings.Contains(rec.Detail, "resumed at byte 262145") {
 			t.Errorf("completion audited as %+v", rec)
 		}
 		f.clean(1)
@@ -118,10 +118,21 @@ func TestPartialUploadEdges(t *testing.T) {
 		alice := f.user("alice", 0)
 		data := randomBytes(3 * chunk)
 
-		// Less than a chunk: nothing worth keeping.
-		f.cut(alice, "/small", data, chunk-1, files.CreateOptions{Size: -1})
-		if _, err := f.svc.PartialAt(f.ctx, alice, "/small"); !errs.Is(errs.NotFound, err) {
-			t.Errorf("a partial upload of less than a chunk was kept: %v", err)
+		// Nothing received: nothing to keep.
+		f.cut(alice, "/nothing", data, 0, files.CreateOptions{Size: -1})
+		if _, err := f.svc.PartialAt(f.ctx, alice, "/nothing"); !errs.Is(errs.NotFound, err) {
+			t.Errorf("an upload cut before its first byte left a partial upload: %v", err)
+		}
+		// Less than a chunk is kept too, and resumes.
+		f.cut(alice, "/small", data, 1000, files.CreateOptions{Size: -1})
+		if part, err := f.svc.PartialAt(f.ctx, alice, "/small"); err != nil || part.Size != 1000 {
+			t.Errorf("PartialAt of a 1000-byte cut = %+v, %v", part, err)
+		}
+		if _, err := f.svc.Create(f.ctx, alice, "/small", bytes.NewReader(data[1000:2000]), files.CreateOptions{Size: 2000, Resume: true, Offset: 1000}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(f.get(alice, "/small"), data[:2000]) {
+			t.Error("a file resumed within its first chunk differs")
 		}
 		// Without Resumable, nothing is kept.
 		_, err := f.svc.Create(f.ctx, alice, "/plain", &failingReader{r: bytes.NewReader(data), after: 2 * chunk, err: errors.New("reset")}, files.CreateOptions{Size: -1})
@@ -129,15 +140,19 @@ func TestPartialUploadEdges(t *testing.T) {
 		if _, err := f.svc.PartialAt(f.ctx, alice, "/plain"); !errs.Is(errs.NotFound, err) {
 			t.Errorf("a non-resumable upload left a partial upload: %v", err)
 		}
-		// Exactly at a chunk boundary the last chunk cannot be sealed yet: one chunk less is kept.
+		// Exactly at a chunk boundary (the last chunk is not sealed until more data or the
+		// end comes); resuming with nothing more completes a file of that length.
 		f.cut(alice, "/edge", data, 2*chunk, files.CreateOptions{Size: -1})
 		part, err := f.svc.PartialAt(f.ctx, alice, "/edge")
-		if err != nil || part.Size != chunk {
-			t.Fatalf("PartialAt = %+v, %v; want 1 chunk", part, err)
+		if err != nil || part.Size != 2*chunk {
+			t.Fatalf("PartialAt = %+v, %v; want 2 chunks", part, err)
 		}
-		// Resuming with nothing more cannot complete a file longer than the partial upload.
-		_, err = f.svc.Create(f.ctx, alice, "/edge", bytes.NewReader(nil), files.CreateOptions{Size: -1, Resume: true, Offset: chunk})
-		wantKind(t, "empty resume", err, errs.Integrity)
+		if _, err = f.svc.Create(f.ctx, alice, "/edge", bytes.NewReader(nil), files.CreateOptions{Size: 2 * chunk, Resume: true, Offset: 2 * chunk}); err != nil {
+			t.Fatalf("resume with nothing more: %v", err)
+		}
+		if !bytes.Equal(f.get(alice, "/edge"), data[:2*chunk]) {
+			t.Error("the file completed at a chunk boundary differs")
+		}
 		// A fresh upload to the path replaces the partial upload.
 		f.cut(alice, "/edge", data, 2*chunk+5, files.CreateOptions{Size: -1})
 		f.put(alice, "/edge", data[:10])
@@ -155,10 +170,10 @@ func TestPartialUploadEdges(t *testing.T) {
 		if recs := f.records(audit.ActUploadDiscard); len(recs) != 2 || recs[0].Result != audit.OK || recs[1].Result != audit.Failed {
 			t.Errorf("discards audited as %+v", recs)
 		}
-		if got := f.used(f.homeID(alice)); got != 10 {
-			t.Errorf("used %d, want 10 (only /edge)", got)
+		if got := f.used(f.homeID(alice)); got != 2010 {
+			t.Errorf("used %d, want 2010 (/small and /edge)", got)
 		}
-		f.clean(1)
+		f.clean(2)
 	})
 }
 
@@ -172,7 +187,7 @@ func TestPartialUploadQuotaAndExpiry(t *testing.T) {
 		_, err := f.svc.Create(f.ctx, alice, "/b", bytes.NewReader(data[:2*chunk]), files.CreateOptions{Size: 2 * chunk})
 		wantKind(t, "upload beside a partial upload", err, errs.Quota)
 		// Completing it does fit: its stored bytes are part of the file.
-		if _, err := f.svc.Create(f.ctx, alice, "/a", bytes.NewReader(data[3*chunk:]), files.CreateOptions{Size: 4 * chunk, Resume: true, Offset: 3 * chunk}); err != nil {
+		if _, err := f.svc.Create(f.ctx, alice, "/a", bytes.NewReader(data[3*chunk+1:]), files.CreateOptions{Size: 4 * chunk, Resume: true, Offset: 3*chunk + 1}); err != nil {
 			t.Fatalf("completing within the quota: %v", err)
 		}
 		if got := f.used(f.homeID(alice)); got != 4*chunk {
@@ -210,7 +225,7 @@ func TestPartialUploadNeedsWrite(t *testing.T) {
 		data := randomBytes(3 * chunk)
 		f.cut(alice, "/lab/x", data, 2*chunk+1, files.CreateOptions{Size: -1})
 		f.grant(lab, alice, authz.List|authz.Read)
-		_, err := f.svc.Create(f.ctx, alice, "/lab/x", bytes.NewReader(data[chunk:]), files.CreateOptions{Size: -1, Resume: true, Offset: chunk})
+		_, err := f.svc.Create(f.ctx, alice, "/lab/x", bytes.NewReader(data[2*chunk+1:]), files.CreateOptions{Size: -1, Resume: true, Offset: 2*chunk + 1})
 		wantKind(t, "resume without write", err, errs.Permission)
 	})
 }

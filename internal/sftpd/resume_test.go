@@ -70,8 +70,8 @@ func TestKilledUploadResumes(t *testing.T) {
 	e.User(t, "mallory", 0)
 	data := randomData(t, 20*chunk+321)
 	part := cutUpload(t, e, "ivan", "/results.bin", data, 10*chunk+100)
-	if part.Size != 10*chunk {
-		t.Fatalf("kept %d bytes, want %d (the whole chunks before the cut)", part.Size, 10*chunk)
+	if part.Size != 10*chunk+100 {
+		t.Fatalf("kept %d bytes, want all %d received", part.Size, 10*chunk+100)
 	}
 	ivan := e.principal(t, "ivan")
 	if _, err := e.Core.Files.Stat(context.Background(), ivan, "/results.bin"); !errs.Is(errs.NotFound, err) {
@@ -81,7 +81,7 @@ func TestKilledUploadResumes(t *testing.T) {
 	// Over SFTP, stat shows ivan the size to resume from; not mallory; nobody can read it.
 	c, _ := e.login(t, "ivan")
 	fi, err := c.Stat("/results.bin")
-	if err != nil || fi.Size() != 10*chunk {
+	if err != nil || fi.Size() != 10*chunk+100 {
 		t.Fatalf("stat of the partial upload: %v, %v", fi, err)
 	}
 	if _, err := c.Open("/results.bin"); err == nil {
@@ -101,12 +101,12 @@ func TestKilledUploadResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.WriteAt(data[:100], 0)
-	if err == nil || !strings.Contains(err.Error(), "resume from byte 655360") {
+	if err == nil || !strings.Contains(err.Error(), "resume from byte 655460") {
 		t.Fatalf("write at 0 into a resumed upload: %v", err)
 	}
 	f.Close()
 	// That failed attempt kept the partial upload (it had nothing new to add).
-	if fi, err := c.Stat("/results.bin"); err != nil || fi.Size() != 10*chunk {
+	if fi, err := c.Stat("/results.bin"); err != nil || fi.Size() != 10*chunk+100 {
 		t.Fatalf("after a failed resume: %v, %v", fi, err)
 	}
 
@@ -116,20 +116,20 @@ func TestKilledUploadResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt(data[10*chunk:15*chunk+7], 10*chunk); err != nil {
+	if _, err := f.WriteAt(data[10*chunk+100:15*chunk+7], 10*chunk+100); err != nil {
 		t.Fatal(err)
 	}
 	nc2.Close()
 	part = waitPartial(t, e, "ivan", "/results.bin")
-	if part.Size != 15*chunk {
-		t.Fatalf("second cut kept %d bytes, want %d", part.Size, 15*chunk)
+	if part.Size != 15*chunk+7 {
+		t.Fatalf("second cut kept %d bytes, want %d", part.Size, 15*chunk+7)
 	}
 	c, _ = e.login(t, "ivan")
 	f, err = c.OpenFile("/results.bin", os.O_WRONLY|os.O_APPEND)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt(data[15*chunk:], 15*chunk); err != nil {
+	if _, err := f.WriteAt(data[15*chunk+7:], 15*chunk+7); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -174,7 +174,7 @@ func TestOpenSSHReput(t *testing.T) {
 		t.Fatal(err)
 	}
 	part := cutUpload(t, e, "lena", "/big.bin", data, 1<<20+5000)
-	if part.Size != 1<<20 {
+	if part.Size != 1<<20+5000 {
 		t.Fatalf("kept %d bytes", part.Size)
 	}
 	if out, err := o.batch(`reput big.bin /big.bin`); err != nil {
@@ -187,7 +187,7 @@ func TestOpenSSHReput(t *testing.T) {
 		t.Fatalf("reput then get gave %d bytes (want %d), %v", len(back), len(data), err)
 	}
 	recs, err := e.Core.DB.Q().AuditQuery(context.Background(), db.AuditFilter{Actor: "lena", Action: audit.ActFileUpload}, 1)
-	if err != nil || len(recs) != 1 || recs[0].Result != audit.OK || !strings.Contains(recs[0].Detail, "resumed at byte 1048576") {
+	if err != nil || len(recs) != 1 || recs[0].Result != audit.OK || !strings.Contains(recs[0].Detail, "resumed at byte 1053576") {
 		t.Errorf("the completion is audited as %+v, %v", recs, err)
 	}
 }

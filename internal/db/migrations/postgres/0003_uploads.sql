@@ -6,9 +6,10 @@ CREATE TABLE uploads (
     folder_id    BIGINT NOT NULL REFERENCES folders(id),
     path         TEXT NOT NULL,          -- the file's components inside the folder, joined by '/'
     blob_id      TEXT NOT NULL,          -- payload nonce and the sealed chunks
-    size         BIGINT NOT NULL,        -- plaintext bytes stored, a multiple of 64 KiB
+    size         BIGINT NOT NULL,        -- plaintext bytes stored, in the chunks and the tail
     crypt_header BYTEA NOT NULL,
-    hash_state   BYTEA NOT NULL,         -- SHA-256 state after size bytes
+    hash_state   BYTEA NOT NULL,         -- SHA-256 state after the chunks (not the tail)
+    tail         BYTEA,                  -- pending bytes after the chunks, sealed (docs/format.md)
     created      BIGINT NOT NULL,
     expires      BIGINT NOT NULL,
     UNIQUE (user_id, folder_id, path)
