@@ -43,3 +43,8 @@ const (
 	ActUploadExpire  = "upload.expire"  // a partial upload expired and was deleted
 	ActFileLink      = "file.link"      // only refusals: links are not supported
 )
+
+// Actions added with uploads in pieces (tus).
+const (
+	ActUploadStart = "upload.start" // an upload in pieces was created
+)

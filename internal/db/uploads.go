@@ -3,45 +3,57 @@ package db
 import (
 	"context"
 	"time"
+
+	"github.com/coffer-mft/coffer/internal/errs"
 )
 
 // Upload is a partial upload: the stored beginning of a file whose upload was
-// interrupted, which only its owner can continue (docs/format.md, "Partial uploads").
+// interrupted or is being sent in pieces, which only its owner can continue
+// (docs/format.md, "Partial uploads").
 type Upload struct {
 	ID          string
 	UserID      int64
 	FolderID    int64
 	Path        string // components inside the folder, joined by "/"
+	VPath       string // the virtual path as the owner named it
 	BlobID      string
 	Size        int64 // plaintext bytes stored, in the blob's chunks and the tail
+	Length      int64 // the whole file's announced size, or -1
+	WantSHA256  []byte
 	CryptHeader []byte
 	HashState   []byte
 	Tail        []byte // the bytes after the last whole chunk, sealed; nil if none
+	LeaseUntil  time.Time
 	Created     time.Time
 	Expires     time.Time
 }
 
 const (
-	uploadColumns   = `id, user_id, folder_id, path, blob_id, size, crypt_header, hash_state, tail, created, expires`
-	qInsertUpload   = `INSERT INTO uploads (` + uploadColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	uploadColumns   = `id, user_id, folder_id, path, vpath, blob_id, size, length, want_sha256, crypt_header, hash_state, tail, lease_until, created, expires`
+	qInsertUpload   = `INSERT INTO uploads (` + uploadColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	qUploadAt       = `SELECT ` + uploadColumns + ` FROM uploads WHERE user_id = $1 AND folder_id = $2 AND path = $3`
-	qUploadsExpired = `SELECT ` + uploadColumns + ` FROM uploads WHERE expires < $1 ORDER BY expires LIMIT $2`
+	qUploadByID     = `SELECT ` + uploadColumns + ` FROM uploads WHERE id = $1`
+	qUploadsExpired = `SELECT ` + uploadColumns + ` FROM uploads WHERE expires < $1 AND lease_until < $1 ORDER BY expires LIMIT $2`
 	qDeleteUpload   = `DELETE FROM uploads WHERE id = $1`
+	qLeaseUpload    = `UPDATE uploads SET lease_until = $2 WHERE id = $1 AND lease_until < $3`
+	qRenewUpload    = `UPDATE uploads SET lease_until = $2 WHERE id = $1`
+	qUpdateUpload   = `UPDATE uploads SET blob_id = $2, size = $3, hash_state = $4, tail = $5, lease_until = 0, expires = $6 WHERE id = $1`
 )
 
 func scanUpload(s scanner) (Upload, error) {
 	var u Upload
-	var created, expires int64
-	err := s.Scan(&u.ID, &u.UserID, &u.FolderID, &u.Path, &u.BlobID, &u.Size, &u.CryptHeader, &u.HashState, &u.Tail, &created, &expires)
-	u.Created, u.Expires = fromMicro(created), fromMicro(expires)
+	var lease, created, expires int64
+	err := s.Scan(&u.ID, &u.UserID, &u.FolderID, &u.Path, &u.VPath, &u.BlobID, &u.Size, &u.Length, &u.WantSHA256,
+		&u.CryptHeader, &u.HashState, &u.Tail, &lease, &created, &expires)
+	u.LeaseUntil, u.Created, u.Expires = fromMicro(lease), fromMicro(created), fromMicro(expires)
 	return u, err
 }
 
 // InsertUpload records a partial upload. Errors: Exist when the user already has one at
 // that path.
 func (q Q) InsertUpload(ctx context.Context, u Upload) error {
-	_, err := q.q.ExecContext(ctx, qInsertUpload, u.ID, u.UserID, u.FolderID, u.Path, u.BlobID, u.Size,
-		u.CryptHeader, u.HashState, u.Tail, micro(u.Created), micro(u.Expires))
+	_, err := q.q.ExecContext(ctx, qInsertUpload, u.ID, u.UserID, u.FolderID, u.Path, u.VPath, u.BlobID, u.Size, u.Length,
+		u.WantSHA256, u.CryptHeader, u.HashState, u.Tail, micro(u.LeaseUntil), micro(u.Created), micro(u.Expires))
 	return q.d.classify(err)
 }
 
@@ -51,7 +63,14 @@ func (q Q) UploadAt(ctx context.Context, userID, folderID int64, path string) (U
 	return u, q.d.classify(err)
 }
 
-// UploadsExpired lists up to limit partial uploads that expired before t.
+// UploadByID returns a partial upload. Errors: NotFound.
+func (q Q) UploadByID(ctx context.Context, id string) (Upload, error) {
+	u, err := scanUpload(q.q.QueryRowContext(ctx, qUploadByID, id))
+	return u, q.d.classify(err)
+}
+
+// UploadsExpired lists up to limit partial uploads that expired before t and are not
+// being appended to.
 func (q Q) UploadsExpired(ctx context.Context, t time.Time, limit int) ([]Upload, error) {
 	rows, err := q.q.QueryContext(ctx, qUploadsExpired, micro(t), limit)
 	if err != nil {
@@ -70,7 +89,32 @@ func (q Q) UploadsExpired(ctx context.Context, t time.Time, limit int) ([]Upload
 }
 
 // DeleteUpload forgets a partial upload (its blob is the caller's to dispose of).
-// Errors: NotFound when it is gone already (another session took it).
+// Errors: NotFound when it is gone already.
 func (q Q) DeleteUpload(ctx context.Context, id string) error {
 	return q.execOne(ctx, qDeleteUpload, id)
+}
+
+// LeaseUpload marks a partial upload as being appended to until until, if no other
+// transfer holds it at now. Errors: Conflict when one does, NotFound when it is gone.
+func (q Q) LeaseUpload(ctx context.Context, id string, now, until time.Time) error {
+	err := q.execOne(ctx, qLeaseUpload, id, micro(until), micro(now))
+	if errs.Is(errs.NotFound, err) {
+		if _, err := q.UploadByID(ctx, id); err != nil {
+			return err
+		}
+		return errs.E(errs.Conflict, "the upload is being received on another connection")
+	}
+	return err
+}
+
+// RenewUpload extends (or, with a zero until, releases) a lease.
+func (q Q) RenewUpload(ctx context.Context, id string, until time.Time) error {
+	_, err := q.q.ExecContext(ctx, qRenewUpload, id, micro(until))
+	return q.d.classify(err)
+}
+
+// UpdateUpload stores what a transfer appended to a partial upload (blob, size, hash
+// state, tail, expiry) and releases its lease. Errors: NotFound.
+func (q Q) UpdateUpload(ctx context.Context, u Upload) error {
+	return q.execOne(ctx, qUpdateUpload, u.ID, u.BlobID, u.Size, u.HashState, u.Tail, micro(u.Expires))
 }

@@ -42,6 +42,9 @@ type CreateOptions struct {
 	// when Offset is not its size.
 	Resume bool
 	Offset int64
+
+	uploadID string // Append: resume this partial upload (of the caller, at path)
+	piece    bool   // Append: the body may be a piece of the file; keep it if it ends short of Size
 }
 
 // ErrBodyRead marks an error that came from reading the caller's content (a client that
@@ -76,7 +79,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	if !v.allowed(l, authz.Write) {
 		return Entry{}, denied("", v, l, "upload")
 	}
-	if !opt.Resume && opt.Offset != 0 || opt.Offset < 0 {
+	if !opt.Resume && opt.uploadID == "" && opt.Offset != 0 || opt.Offset < 0 {
 		return Entry{}, errs.E(errs.Invalid, fmt.Sprintf("an upload cannot start at byte %d unless it resumes a partial upload", opt.Offset))
 	}
 	if opt.SHA256 != nil && len(opt.SHA256) != sha256.Size {
@@ -96,8 +99,32 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 			return Entry{}, err
 		}
 	}
+	var resumed *db.Upload
+	if opt.Resume || opt.uploadID != "" {
+		u, err := s.leasePartial(ctx, p, l, opt)
+		if err != nil {
+			return Entry{}, err
+		}
+		resumed = &u
+		if opt.Size < 0 {
+			opt.Size = u.Length
+		}
+		if opt.SHA256 == nil {
+			opt.SHA256 = u.WantSHA256
+		}
+	}
+	// release gives up the lease of a resumed upload that ends without keeping or
+	// publishing anything new: the partial upload stays as it was.
+	release := func() {
+		if resumed != nil {
+			if err := s.db.Q().RenewUpload(context.WithoutCancel(ctx), resumed.ID, time.Time{}); err != nil {
+				s.log.Warn("cannot release a partial upload; it is free again within two minutes", "path", l.path, "err", err)
+			}
+		}
+	}
 	f, err := q.FolderByID(ctx, l.folder.ID)
 	if err != nil {
+		release()
 		return Entry{}, err
 	}
 	if f.QuotaBytes > 0 {
@@ -105,45 +132,51 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		// file: the room is for the rest.
 		room := f.QuotaBytes - f.UsedBytes + replaced
 		if opt.Size >= 0 && opt.Size-opt.Offset > room {
+			release()
 			return Entry{}, quotaError(f)
 		}
 		// A body of unknown length is cut off as soon as it passes the room left, so that
 		// nobody can fill the disk past their quota, even for the length of an upload.
 		r = &quotaReader{r: r, left: room, folder: f}
 	}
-	var resumed *db.Upload
-	if opt.Resume {
-		u, err := s.claimPartial(ctx, p, l, opt.Offset)
-		if err != nil {
-			return Entry{}, err
-		}
-		resumed = &u
-		// Its blob is copied into the new one: gone either way once this upload ends.
-		defer s.discard(ctx, blob.ID(u.BlobID), true)
-	}
 
 	id := blob.NewID()
 	if err := q.AddPending(ctx, string(id)); err != nil {
+		release()
 		return Entry{}, err
 	}
-	st, err := s.store(ctx, id, r, opt.Size, resumed)
+	var st *staged
+	if resumed != nil {
+		stop := s.holdLease(ctx, resumed.ID)
+		st, err = s.store(ctx, id, r, opt.Size, resumed, opt.piece)
+		stop()
+	} else {
+		st, err = s.store(ctx, id, r, opt.Size, nil, opt.piece)
+	}
 	if err != nil {
-		if st != nil && opt.Resumable && interrupted(err) {
-			if kept := s.keepPartial(ctx, p, l, st.w, id, st.header, st.enc, st.h); kept > 0 {
-				return Entry{}, fmt.Errorf("%w; the %d bytes received were kept: resume the upload from there before %s",
-					err, kept, s.now().Add(s.partialTTL).UTC().Format(time.RFC3339))
+		if st != nil && (opt.Resumable && interrupted(err) || errors.Is(err, errShort)) {
+			kept, kerr := s.keepPartial(ctx, p, l, st, id, resumed, opt)
+			if kerr == nil && errors.Is(err, errShort) {
+				return Entry{}, &shortError{kept}
 			}
+			if kerr == nil {
+				return Entry{}, fmt.Errorf("%w; the %d bytes received were kept: resume the upload from there before %s",
+					err, kept.Size, kept.Expires.UTC().Format(time.RFC3339))
+			}
+			release()
 			return Entry{}, err
 		}
 		if st != nil {
 			st.w.Abort()
 		}
 		s.discard(ctx, id, false)
+		release()
 		return Entry{}, err
 	}
 	header, size, sum := st.header, st.n, st.h.Sum(nil)
 	if opt.SHA256 != nil && !bytes.Equal(sum, opt.SHA256) {
 		s.discard(ctx, id, true)
+		release()
 		return Entry{}, errs.E(errs.Integrity, fmt.Sprintf("the content's SHA-256 is %s, not the %s the client announced: the upload was corrupted; send it again",
 			hex.EncodeToString(sum), hex.EncodeToString(opt.SHA256)))
 	}
@@ -162,6 +195,13 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
 			return err
 		}
+		// The caller's partial upload here (the one this completes, or one this upload
+		// supersedes) goes first, so that its bytes are not charged twice.
+		dropped, err := s.dropPartial(ctx, q, p.UserID, l)
+		if err != nil {
+			return err
+		}
+		garbage = append(garbage, dropped...)
 		parent, err := s.walk(ctx, q, l.folder.ID, l.rel, opt.Parents, now)
 		if err != nil {
 			return err
@@ -201,14 +241,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 			}
 			return err
 		}
-		old2, err := s.dropPartial(ctx, q, p.UserID, l)
-		if err != nil {
-			return err
-		}
-		garbage = append(garbage, old2...)
 		rec := record(p, audit.ActFileUpload, l.path)
 		rec.Bytes, rec.Result, rec.Detail = size, audit.OK, "sha256:"+hex.EncodeToString(sum)
-		if resumed != nil {
+		if resumed != nil && resumed.Size > 0 {
 			rec.Detail += fmt.Sprintf(", resumed at byte %d", resumed.Size)
 		}
 		if err := s.audit.AppendTx(ctx, q, rec); err != nil {
@@ -245,7 +280,7 @@ func interrupted(err error) bool {
 // With resume, the blob starts with that partial upload's stored data and r is the rest.
 // On error, st is not nil if the blob writer is open (the caller aborts it or keeps what
 // was sealed); on success the blob is committed.
-func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64, resume *db.Upload) (st *staged, err error) {
+func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64, resume *db.Upload, piece bool) (st *staged, err error) {
 	// The blob outlives a canceled ctx, so that what was sealed can be kept as a partial
 	// upload; the loop below stops reading when ctx ends.
 	w, err := s.blobs.Create(context.WithoutCancel(ctx), id)
@@ -287,6 +322,9 @@ func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64
 			}
 			return st, errs.E(errs.Canceled, fmt.Errorf("%w after %d bytes: %w", ErrBodyRead, st.n, rerr))
 		}
+	}
+	if piece && st.n < want {
+		return st, errShort
 	}
 	if want >= 0 && st.n != want {
 		return st, errs.E(errs.Integrity, fmt.Sprintf("the body ended after %d of the announced %d bytes", st.n, want))

@@ -2,7 +2,9 @@ package files
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/blob"
 	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
@@ -29,11 +32,22 @@ const DefaultPartialTTL = 24 * time.Hour
 
 // Partial describes a partial upload to its owner.
 type Partial struct {
+	ID      string
 	Path    string
 	Size    int64 // bytes stored: resume from here
+	Length  int64 // the whole file's announced size, or -1
 	Created time.Time
 	Expires time.Time
+	Busy    bool // a transfer is appending to it now
 }
+
+// Leases: a transfer that appends to a partial upload holds it for leaseTTL, renewed every
+// leaseRenew, so that no other transfer appends at the same time; a node that dies holding
+// one frees it when the lease runs out.
+const (
+	leaseTTL   = 90 * time.Second
+	leaseRenew = 30 * time.Second
+)
 
 // SetPartialTTL sets how long partial uploads are kept (DefaultPartialTTL if d <= 0).
 // Call it before the Service is used.
@@ -42,6 +56,11 @@ func (s *Service) SetPartialTTL(d time.Duration) {
 		d = DefaultPartialTTL
 	}
 	s.partialTTL = d
+}
+
+func (s *Service) partial(u db.Upload) Partial {
+	return Partial{ID: u.ID, Path: u.VPath, Size: u.Size, Length: u.Length, Created: stored(u.Created),
+		Expires: stored(u.Expires), Busy: u.LeaseUntil.After(s.now())}
 }
 
 // PartialAt returns the caller's partial upload at path. Errors: NotFound when there is
@@ -61,42 +80,251 @@ func (s *Service) PartialAt(ctx context.Context, p auth.Principal, path string) 
 		}
 		return Partial{}, err
 	}
-	return Partial{Path: l.path, Size: u.Size, Created: stored(u.Created), Expires: stored(u.Expires)}, nil
+	return s.partial(u), nil
+}
+
+// PartialByID returns the caller's partial upload id. Errors: NotFound when there is none
+// (or it is someone else's).
+func (s *Service) PartialByID(ctx context.Context, p auth.Principal, id string) (Partial, error) {
+	if _, err := s.view(ctx, p); err != nil {
+		return Partial{}, err
+	}
+	u, err := s.uploadOf(ctx, p, id)
+	if err != nil {
+		return Partial{}, err
+	}
+	return s.partial(u), nil
+}
+
+// uploadOf returns the caller's partial upload id; another user's is NotFound.
+func (s *Service) uploadOf(ctx context.Context, p auth.Principal, id string) (db.Upload, error) {
+	u, err := s.db.Q().UploadByID(ctx, id)
+	if err == nil && u.UserID != p.UserID {
+		err = errs.E(errs.NotFound, "")
+	}
+	if errs.Is(errs.NotFound, err) {
+		return db.Upload{}, errs.E(errs.NotFound, "no such upload: it was completed, cancelled or expired, or the id is wrong")
+	}
+	return u, err
 }
 
 // partialKey is the path of a partial upload inside its folder.
 func partialKey(l loc) string { return strings.Join(l.rel, "/") }
 
-// claimPartial takes the caller's partial upload at l for continuing at offset: its row
-// goes, its bytes are credited back to the folder (the new upload is charged for the
-// whole file), and its blob becomes pending, so that a crash from here on loses it rather
-// than leaks it. Only one session can claim a partial upload.
-func (s *Service) claimPartial(ctx context.Context, p auth.Principal, l loc, offset int64) (db.Upload, error) {
-	var u db.Upload
-	err := s.db.Tx(ctx, func(q db.Q) error {
+// StartOptions qualify StartUpload.
+type StartOptions struct {
+	Length  int64  // the whole file's size, or -1 if not known yet
+	SHA256  []byte // the whole file's digest, checked at completion, if given
+	Parents bool   // make missing parent directories at completion
+}
+
+// StartUpload begins an upload to path that arrives in pieces (Append), possibly over
+// several connections and days: an empty partial upload, replacing any other of the
+// caller's at path. Errors: those of Create that can be known before the content.
+func (s *Service) StartUpload(ctx context.Context, p auth.Principal, path string, opt StartOptions) (Partial, error) {
+	const op = errs.Op("files.StartUpload")
+	part, err := s.startUpload(ctx, p, path, opt)
+	if err != nil {
+		return Partial{}, s.fail(ctx, p, audit.ActUploadStart, path, errs.E(op, err))
+	}
+	return part, nil
+}
+
+func (s *Service) startUpload(ctx context.Context, p auth.Principal, path string, opt StartOptions) (Partial, error) {
+	v, l, err := s.begin(ctx, p, path)
+	if err != nil {
+		return Partial{}, err
+	}
+	if l.isRoot() || l.isMount() {
+		return Partial{}, errs.E(errs.IsDir, errs.Path(l.path), "cannot write a file over a folder")
+	}
+	if !v.allowed(l, authz.Write) {
+		return Partial{}, denied("", v, l, "upload")
+	}
+	if opt.SHA256 != nil && len(opt.SHA256) != sha256.Size {
+		return Partial{}, errs.E(errs.Invalid, "the SHA-256 digest must be 32 bytes")
+	}
+	if opt.Length < -1 {
+		return Partial{}, errs.E(errs.Invalid, "the length must be -1 (unknown) or more")
+	}
+	q := s.db.Q()
+	var replaced int64
+	if existing, err := s.lookup(ctx, q, l.folder.ID, l.rel); err == nil && existing.IsDir {
+		return Partial{}, errs.E(errs.IsDir, errs.Path(l.path), "a directory of that name exists")
+	} else if err == nil {
+		replaced = existing.Size
+	} else if !errs.Is(errs.NotFound, err) {
+		return Partial{}, err
+	} else if !opt.Parents && len(l.rel) > 1 {
+		if _, err := s.walk(ctx, q, l.folder.ID, l.rel, false, time.Time{}); err != nil {
+			return Partial{}, err
+		}
+	}
+	f, err := q.FolderByID(ctx, l.folder.ID)
+	if err != nil {
+		return Partial{}, err
+	}
+	if f.QuotaBytes > 0 && opt.Length > f.QuotaBytes-f.UsedBytes+replaced {
+		return Partial{}, quotaError(f)
+	}
+	// The payload's first 16 bytes (its nonce) are the whole blob of an empty upload.
+	id := blob.NewID()
+	if err := q.AddPending(ctx, string(id)); err != nil {
+		return Partial{}, err
+	}
+	w, err := s.blobs.Create(ctx, id)
+	if err != nil {
+		s.discard(ctx, id, false)
+		return Partial{}, err
+	}
+	h := sha256.New()
+	header, _, err := s.keys.Encrypt(w, h)
+	if err == nil {
+		err = w.Commit()
+	} else {
+		w.Abort()
+	}
+	if err != nil {
+		s.discard(ctx, id, false)
+		return Partial{}, err
+	}
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		s.discard(ctx, id, true)
+		return Partial{}, err
+	}
+	now := s.now()
+	u := db.Upload{ID: string(blob.NewID()), UserID: p.UserID, FolderID: l.folder.ID, Path: partialKey(l), VPath: l.path,
+		BlobID: string(id), Length: opt.Length, WantSHA256: opt.SHA256, CryptHeader: header, HashState: state,
+		Created: now, Expires: now.Add(s.partialTTL)}
+	var garbage []string
+	err = s.db.Tx(ctx, func(q db.Q) error {
 		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
 			return err
 		}
 		var err error
+		if garbage, err = s.dropPartial(ctx, q, p.UserID, l); err != nil {
+			return err
+		}
+		if err := q.InsertUpload(ctx, u); err != nil {
+			return err
+		}
+		if err := q.ClaimPending(ctx, string(id)); err != nil {
+			return err
+		}
+		rec := record(p, audit.ActUploadStart, l.path)
+		rec.Result, rec.Bytes = audit.OK, max(opt.Length, 0)
+		return s.audit.AppendTx(ctx, q, rec)
+	})
+	if err != nil {
+		s.discard(ctx, id, true)
+		return Partial{}, err
+	}
+	s.collect(ctx, garbage)
+	return s.partial(u), nil
+}
+
+// Append adds r, the bytes of the caller's partial upload id from offset on, to it. When
+// they complete its announced length, the file is published as by Create and returned;
+// otherwise every byte received is kept and the partial upload's new state is returned,
+// also when r fails midway (the error is then returned too). Errors: NotFound (no such
+// upload of the caller's), Conflict (another transfer is appending to it, or offset is
+// not its size), those of Create.
+func (s *Service) Append(ctx context.Context, p auth.Principal, id string, offset int64, r io.Reader) (Partial, *Entry, error) {
+	const op = errs.Op("files.Append")
+	u, err := s.uploadOf(ctx, p, id)
+	if err != nil {
+		return Partial{}, nil, errs.E(op, err)
+	}
+	e, err := s.create(ctx, p, u.VPath, r, CreateOptions{Size: -1, Resumable: true, Parents: true, Offset: offset, uploadID: id, piece: u.Length >= 0})
+	var short *shortError
+	if errors.As(err, &short) {
+		return short.kept, nil, nil
+	}
+	if err != nil {
+		err = s.fail(ctx, p, audit.ActFileUpload, u.VPath, errs.E(op, err))
+		if part, perr := s.uploadOf(ctx, p, id); perr == nil {
+			return s.partial(part), nil, err
+		}
+		return Partial{}, nil, err
+	}
+	return Partial{}, &e, nil
+}
+
+// DiscardUpload deletes the caller's partial upload id. Errors: NotFound, Conflict while
+// a transfer appends to it.
+func (s *Service) DiscardUpload(ctx context.Context, p auth.Principal, id string) error {
+	u, err := s.uploadOf(ctx, p, id)
+	if err != nil {
+		return s.fail(ctx, p, audit.ActUploadDiscard, "", errs.E(errs.Op("files.DiscardUpload"), err))
+	}
+	return s.DiscardPartial(ctx, p, u.VPath)
+}
+
+// errShort is store's error for a piece that ended before the file's length.
+var errShort = errors.New("the body ended before the file's announced length")
+
+// shortError is create's outcome for a piece kept as the partial upload's new state.
+type shortError struct{ kept Partial }
+
+func (e *shortError) Error() string {
+	return fmt.Sprintf("%d of %d bytes received", e.kept.Size, e.kept.Length)
+}
+
+// leasePartial takes the caller's partial upload at l (by id, or at the path) for
+// appending at opt.Offset. Only one transfer at a time holds it.
+func (s *Service) leasePartial(ctx context.Context, p auth.Principal, l loc, opt CreateOptions) (db.Upload, error) {
+	q := s.db.Q()
+	var u db.Upload
+	var err error
+	if opt.uploadID != "" {
+		u, err = s.uploadOf(ctx, p, opt.uploadID)
+		if err == nil && (u.FolderID != l.folder.ID || u.Path != partialKey(l)) {
+			return db.Upload{}, errs.E(errs.NotFound, errs.Path(l.path), "the upload's folder was renamed or is no longer shared with you: start the upload again")
+		}
+	} else {
 		u, err = q.UploadAt(ctx, p.UserID, l.folder.ID, partialKey(l))
 		if errs.Is(errs.NotFound, err) {
-			return errs.E(errs.NotFound, errs.Path(l.path), "there is no partial upload to resume here (it was completed, discarded, expired, or is being resumed by another session): upload the whole file")
+			return db.Upload{}, errs.E(errs.NotFound, errs.Path(l.path), "there is no partial upload to resume here (it was completed, discarded or expired): upload the whole file")
 		}
-		if err != nil {
-			return err
+	}
+	if err != nil {
+		return db.Upload{}, err
+	}
+	now := s.now()
+	if err := q.LeaseUpload(ctx, u.ID, now, now.Add(leaseTTL)); err != nil {
+		if errs.Is(errs.Conflict, err) {
+			return db.Upload{}, errs.E(errs.Conflict, errs.Path(l.path), "the upload is being received on another connection (perhaps one that broke and that the server has not noticed yet): try again in a minute")
 		}
-		if u.Size != offset {
-			return errs.E(errs.Invalid, errs.Path(l.path), fmt.Sprintf("the partial upload holds %d bytes, so resume at byte %d, not %d", u.Size, u.Size, offset))
+		return db.Upload{}, err
+	}
+	if u.Size != opt.Offset {
+		q.RenewUpload(context.WithoutCancel(ctx), u.ID, time.Time{})
+		return db.Upload{}, errs.E(errs.Conflict, errs.Path(l.path), fmt.Sprintf("the partial upload holds %d bytes, so resume at byte %d, not %d", u.Size, u.Size, opt.Offset))
+	}
+	return u, nil
+}
+
+// holdLease renews the lease of partial upload id until the returned stop is called.
+func (s *Service) holdLease(ctx context.Context, id string) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(leaseRenew)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := s.db.Q().RenewUpload(context.WithoutCancel(ctx), id, s.now().Add(leaseTTL)); err != nil {
+					s.log.Warn("cannot renew the lease of a partial upload", "upload", id, "err", err)
+				}
+			}
 		}
-		if err := q.DeleteUpload(ctx, u.ID); err != nil {
-			return err
-		}
-		if err := q.AddPending(ctx, u.BlobID); err != nil {
-			return err
-		}
-		return s.charge(ctx, q, l.folder.ID, -u.Size)
-	})
-	return u, err
+	}()
+	return func() { close(done); <-stopped }
 }
 
 // resumeFrom starts the payload of a continued upload in w: the stored payload of u, then a
@@ -126,51 +354,74 @@ func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h ha
 	return s.keys.Continue(u.CryptHeader, nonce, sealed, u.Tail, w, h)
 }
 
-// keepPartial stores what an interrupted upload sealed as the caller's partial upload at
-// l, replacing any other one there. It returns the bytes kept, or 0 when nothing was
-// worth keeping or it could not be kept (then the blob is discarded).
-func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, w blob.Writer, id blob.ID, header []byte, enc *crypt.Writer, h hash.Hash) int64 {
+// keepPartial stores what an upload received as the caller's partial upload at l: the
+// new state of resumed, or a new partial upload that replaces any other one there. On
+// error the new blob is discarded (and resumed is left as it was, for the caller to
+// release).
+func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *staged, id blob.ID, resumed *db.Upload, opt CreateOptions) (Partial, error) {
 	ctx = context.WithoutCancel(ctx)
-	size := enc.Sealed() + int64(enc.Pending())
-	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-	if size == 0 || err != nil {
-		w.Abort()
-		s.discard(ctx, id, false)
-		return 0
+	size := st.enc.Sealed() + int64(st.enc.Pending())
+	state, err := st.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err == nil && size == 0 && resumed == nil {
+		err = errs.E(errs.Invalid, "nothing was received")
 	}
-	if err := w.Commit(); err != nil {
+	if err != nil {
+		st.w.Abort()
+		s.discard(ctx, id, false)
+		return Partial{}, err
+	}
+	if err := st.w.Commit(); err != nil {
 		s.log.Warn("cannot keep a partial upload", "path", l.path, "err", err)
 		s.discard(ctx, id, true)
-		return 0
+		return Partial{}, err
 	}
 	now := s.now()
-	u := db.Upload{ID: string(blob.NewID()), UserID: p.UserID, FolderID: l.folder.ID, Path: partialKey(l), BlobID: string(id),
-		Size: size, CryptHeader: header, HashState: state, Tail: enc.SealTail(), Created: now, Expires: now.Add(s.partialTTL)}
+	var u db.Upload
+	if resumed != nil {
+		u = *resumed
+	} else {
+		u = db.Upload{ID: string(blob.NewID()), UserID: p.UserID, FolderID: l.folder.ID, Path: partialKey(l), VPath: l.path,
+			Length: opt.Size, WantSHA256: opt.SHA256, CryptHeader: st.header, Created: now}
+	}
+	old := u.BlobID
+	u.BlobID, u.Size, u.HashState, u.Tail, u.Expires, u.LeaseUntil = string(id), size, state, st.enc.SealTail(), now.Add(s.partialTTL), time.Time{}
 	var garbage []string
 	err = s.db.Tx(ctx, func(q db.Q) error {
 		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
 			return err
 		}
-		old, err := s.dropPartial(ctx, q, p.UserID, l)
-		if err != nil {
-			return err
-		}
-		garbage = old
-		if err := s.charge(ctx, q, l.folder.ID, size); err != nil {
-			return err
-		}
-		if err := q.InsertUpload(ctx, u); err != nil {
-			return err
+		if resumed != nil {
+			if err := s.charge(ctx, q, l.folder.ID, size-resumed.Size); err != nil {
+				return err
+			}
+			if err := q.UpdateUpload(ctx, u); err != nil {
+				return err
+			}
+			if err := q.AddGarbage(ctx, old); err != nil {
+				return err
+			}
+			garbage = []string{old}
+		} else {
+			var err error
+			if garbage, err = s.dropPartial(ctx, q, p.UserID, l); err != nil {
+				return err
+			}
+			if err := s.charge(ctx, q, l.folder.ID, size); err != nil {
+				return err
+			}
+			if err := q.InsertUpload(ctx, u); err != nil {
+				return err
+			}
 		}
 		return q.ClaimPending(ctx, string(id))
 	})
 	if err != nil {
 		s.log.Warn("cannot keep a partial upload", "path", l.path, "err", err)
 		s.discard(ctx, id, true)
-		return 0
+		return Partial{}, err
 	}
 	s.collect(ctx, garbage)
-	return size
+	return s.partial(u), nil
 }
 
 // dropPartial removes, inside a transaction, the partial upload of userID at l if there is
@@ -208,6 +459,9 @@ func (s *Service) DiscardPartial(ctx context.Context, p auth.Principal, path str
 		err = s.db.Tx(ctx, func(q db.Q) error {
 			if err := lockFolders(ctx, q, l.folder.ID); err != nil {
 				return err
+			}
+			if u, err := q.UploadAt(ctx, p.UserID, l.folder.ID, partialKey(l)); err == nil && u.LeaseUntil.After(s.now()) {
+				return errs.E(errs.Conflict, errs.Path(l.path), "the upload is being received right now: stop that transfer first, or try again in a minute")
 			}
 			garbage, err = s.dropPartial(ctx, q, p.UserID, l)
 			if err == nil && garbage == nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestPartialUploadResume(t *testing.T) {
 
 		// Resuming at the wrong offset is refused and keeps the partial upload.
 		_, err = f.svc.Create(f.ctx, alice, "/results.csv", bytes.NewReader(data), files.CreateOptions{Size: -1, Resume: true, Offset: 0})
-		wantKind(t, "resume at 0", err, errs.Invalid)
+		wantKind(t, "resume at 0", err, errs.Conflict)
 		// Another user cannot resume it.
 		_, err = f.svc.Create(f.ctx, bob, "/results.csv", bytes.NewReader(data[2*chunk+100:]), files.CreateOptions{Size: -1, Resume: true, Offset: 2*chunk + 100})
 		wantKind(t, "bob resumes", err, errs.NotFound)
@@ -255,5 +256,120 @@ func TestPartialUploadCanceled(t *testing.T) {
 	}
 	if !bytes.Equal(f.get(alice, "/x"), data) {
 		t.Fatal("resumed file differs")
+	}
+}
+
+// TestUploadInPieces is the tus flow in the files layer: start, append pieces of any size,
+// a cut piece, a conflicting second transfer, completion at the announced length.
+func TestUploadInPieces(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 0)
+		bob := f.user("bob", 0)
+		data := randomBytes(3*chunk + 777)
+		sum := sha256.Sum256(data)
+		part, err := f.svc.StartUpload(f.ctx, alice, "/in/pieces.bin", files.StartOptions{Length: int64(len(data)), SHA256: sum[:], Parents: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part.Size != 0 || part.Length != int64(len(data)) || part.ID == "" {
+			t.Fatalf("StartUpload = %+v", part)
+		}
+		if _, err := f.svc.PartialByID(f.ctx, bob, part.ID); !errs.Is(errs.NotFound, err) {
+			t.Errorf("bob sees alice's upload by id: %v", err)
+		}
+		if _, _, err := f.svc.Append(f.ctx, bob, part.ID, 0, bytes.NewReader(data)); !errs.Is(errs.NotFound, err) {
+			t.Errorf("bob appends to alice's upload: %v", err)
+		}
+		off := int64(0)
+		for _, n := range []int64{1000, 10, chunk, 0} { // pieces smaller and larger than a chunk, and an empty one
+			got, e, err := f.svc.Append(f.ctx, alice, part.ID, off, bytes.NewReader(data[off:off+n]))
+			if err != nil || e != nil || got.Size != off+n || got.ID != part.ID {
+				t.Fatalf("Append %d at %d = %+v, %v, %v", n, off, got, e, err)
+			}
+			off += n
+		}
+		// A piece at the wrong offset.
+		if _, _, err := f.svc.Append(f.ctx, alice, part.ID, off+1, bytes.NewReader(data[off+1:])); !errs.Is(errs.Conflict, err) {
+			t.Errorf("append at the wrong offset: %v, want Conflict", err)
+		}
+		// A piece cut by the network keeps what arrived and says so.
+		got, _, err := f.svc.Append(f.ctx, alice, part.ID, off, &failingReader{r: bytes.NewReader(data[off:]), after: chunk + 5, err: errors.New("reset")})
+		if err == nil || got.Size != off+chunk+5 {
+			t.Fatalf("cut piece: %+v, %v", got, err)
+		}
+		off = got.Size
+		f.absent(alice, "/in/pieces.bin")
+		// The last piece completes it, checked against the announced digest.
+		_, e, err := f.svc.Append(f.ctx, alice, part.ID, off, bytes.NewReader(data[off:]))
+		if err != nil || e == nil || e.Size != int64(len(data)) {
+			t.Fatalf("last piece: %v, %v", e, err)
+		}
+		if !bytes.Equal(f.get(alice, "/in/pieces.bin"), data) {
+			t.Fatal("the file made of pieces differs")
+		}
+		if _, err := f.svc.PartialByID(f.ctx, alice, part.ID); !errs.Is(errs.NotFound, err) {
+			t.Errorf("the upload outlived its completion: %v", err)
+		}
+		if got := f.used(f.homeID(alice)); got != int64(len(data)) {
+			t.Errorf("used %d, want %d", got, len(data))
+		}
+		if recs := f.records(audit.ActUploadStart); len(recs) != 1 || recs[0].Result != audit.OK {
+			t.Errorf("upload.start records: %+v", recs)
+		}
+
+		// A wrong digest refuses the file and keeps the upload as it was.
+		part, err = f.svc.StartUpload(f.ctx, alice, "/bad.bin", files.StartOptions{Length: 10, SHA256: make([]byte, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, e, err = f.svc.Append(f.ctx, alice, part.ID, 0, bytes.NewReader(data[:10]))
+		wantKind(t, "wrong digest", err, errs.Integrity)
+		if e != nil || got.Size != 0 {
+			t.Errorf("after a wrong digest: %+v, %v", got, e)
+		}
+		// More than the announced length is refused.
+		_, _, err = f.svc.Append(f.ctx, alice, part.ID, 0, bytes.NewReader(data[:11]))
+		wantKind(t, "too long", err, errs.Integrity)
+		if err := f.svc.DiscardUpload(f.ctx, alice, part.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.clean(1)
+	})
+}
+
+// TestUploadLease: while one transfer appends, another is refused, and the state is
+// not corrupted.
+func TestUploadLease(t *testing.T) {
+	f := newFixture(t, dbtest.SQLiteDSN(t), nil)
+	alice := f.user("alice", 0)
+	data := randomBytes(2 * chunk)
+	part, err := f.svc.StartUpload(f.ctx, alice, "/x", files.StartOptions{Length: int64(len(data))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := f.svc.Append(f.ctx, alice, part.ID, 0, pr)
+		done <- err
+	}()
+	pw.Write(data[:100]) // returns once the first transfer reads, i.e. holds the lease
+	if _, _, err := f.svc.Append(f.ctx, alice, part.ID, 0, bytes.NewReader(data)); !errs.Is(errs.Conflict, err) {
+		t.Errorf("a second transfer: %v, want Conflict", err)
+	}
+	if err := f.svc.DiscardUpload(f.ctx, alice, part.ID); !errs.Is(errs.Conflict, err) {
+		t.Errorf("discard during a transfer: %v, want Conflict", err)
+	}
+	if p, err := f.svc.PartialByID(f.ctx, alice, part.ID); err != nil || !p.Busy {
+		t.Errorf("PartialByID during a transfer = %+v, %v; want busy", p, err)
+	}
+	pw.Write(data[100:])
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.get(alice, "/x"), data) {
+		t.Fatal("file differs")
 	}
 }

@@ -36,7 +36,8 @@ func cutUpload(t *testing.T, e *env, user, path string, data []byte, n int) file
 	return waitPartial(t, e, user, path)
 }
 
-// waitPartial waits until the server has kept user's partial upload at path.
+// waitPartial waits until the server has kept user's partial upload at path and no
+// transfer appends to it any longer.
 func waitPartial(t *testing.T, e *env, user, path string) files.Partial {
 	t.Helper()
 	p := e.principal(t, user)
@@ -44,10 +45,10 @@ func waitPartial(t *testing.T, e *env, user, path string) files.Partial {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		part, err := e.Core.Files.PartialAt(context.Background(), p, path)
-		if err == nil {
+		if err == nil && !part.Busy {
 			return part
 		}
-		if !errs.Is(errs.NotFound, err) || time.Now().After(deadline) {
+		if err != nil && !errs.Is(errs.NotFound, err) || time.Now().After(deadline) {
 			t.Fatalf("no partial upload after a killed upload: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)

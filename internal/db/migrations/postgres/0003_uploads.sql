@@ -10,6 +10,10 @@ CREATE TABLE uploads (
     crypt_header BYTEA NOT NULL,
     hash_state   BYTEA NOT NULL,         -- SHA-256 state after the chunks (not the tail)
     tail         BYTEA,                  -- pending bytes after the chunks, sealed (docs/format.md)
+    length       BIGINT NOT NULL,        -- the whole file's announced size, or -1
+    want_sha256  BYTEA,                  -- the whole file's announced SHA-256, if any
+    vpath        TEXT NOT NULL,          -- the virtual path as the owner named it
+    lease_until  BIGINT NOT NULL,        -- while later than now, a transfer is appending to it
     created      BIGINT NOT NULL,
     expires      BIGINT NOT NULL,
     UNIQUE (user_id, folder_id, path)
