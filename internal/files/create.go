@@ -303,7 +303,7 @@ func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64
 		if err := ctx.Err(); err != nil {
 			return st, errs.E(errs.Canceled, err)
 		}
-		m, rerr := io.ReadFull(r, buf)
+		m, rerr := fill(r, buf)
 		if m > 0 {
 			st.n += int64(m)
 			if want >= 0 && st.n > want {
@@ -313,7 +313,7 @@ func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64
 				return st, err
 			}
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
@@ -339,6 +339,21 @@ func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64
 		return nil, err
 	}
 	return st, nil
+}
+
+// fill reads into buf until it is full or r fails. Unlike io.ReadFull it keeps r's own
+// error: only io.EOF from r is the end of the content, and an io.ErrUnexpectedEOF from r
+// (a connection cut mid-body) stays a failure.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // discard removes a blob that will not be published. committed says whether it reached
