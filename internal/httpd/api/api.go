@@ -69,6 +69,7 @@ func (s *Server) routes() {
 	m.Handle("POST "+Prefix+"/move", s.authed(s.move))
 	s.adminRoutes()
 	s.keyRoutes()
+	s.tusRoutes()
 	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := s.allowedMethods(r); allow != "" {
 			// ServeMux would answer 405 itself, but this catch-all matches every method.

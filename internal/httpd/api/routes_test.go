@@ -26,11 +26,11 @@ var (
 
 // sourceRoutes reads the routes out of the package's source: those registered on the
 // ServeMux (api.go, admin.go, keys.go) and the methods the /files and /dirs handlers allow
-// (files.go). A route added there is thereby checked by the tests that use this list.
+// (files.go), and the tus routes (tus.go). A route added there is thereby checked by the tests that use this list.
 func sourceRoutes(t *testing.T) []route {
 	t.Helper()
 	var out []route
-	for _, file := range []string{"api.go", "admin.go", "keys.go"} {
+	for _, file := range []string{"api.go", "admin.go", "keys.go", "tus.go"} {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +78,7 @@ func TestRoutesDocumented(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.1.") || len(doc.Servers) == 0 || doc.Servers[0].URL != "/api/v1" {
 		t.Fatalf("openapi %q, servers %v: want 3.1.x served at /api/v1", doc.OpenAPI, doc.Servers)
 	}
-	methods := []string{"get", "head", "put", "post", "patch", "delete"}
+	methods := []string{"get", "head", "put", "post", "patch", "delete", "options"}
 	documented := map[route]bool{}
 	for path, item := range doc.Paths {
 		for key := range item {
