@@ -1,0 +1,234 @@
+// Coffer uploads: a small tus 1.0 client (creation, resume, termination) with progress,
+// speed and time left, for files chosen with the button, dropped on the page, or whole
+// folders. An upload survives network cuts (it retries with backoff, asking the server
+// where to resume) and page reloads or a closed laptop (the upload's URL is remembered
+// in localStorage per file, so choosing the same file again resumes it).
+// No framework, no inline script: the Content-Security-Policy forbids it.
+"use strict";
+
+(() => {
+  const API = "/api/v1/uploads";
+  // One PATCH carries the whole rest of the file: the server keeps every byte that arrives
+  // when it is cut, and each PATCH copies what is stored already (docs/api.md), so fewer
+  // is better. Progress comes from the request's upload events.
+  const PIECE = Number.MAX_SAFE_INTEGER;
+  const RETRIES = [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000];
+  const STORE = "coffer.uploads."; // localStorage key prefix
+
+  const panel = document.getElementById("uploads");
+  const list = document.getElementById("upload-list");
+  const dir = document.body.dataset.dir || "/";
+  if (!panel || !list) return;
+
+  const fmtBytes = (n) => {
+    const u = ["B", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+    return (i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)) + " " + u[i];
+  };
+  const fmtTime = (s) => {
+    if (!isFinite(s) || s < 0) return "";
+    s = Math.round(s);
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  };
+  const b64 = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  class HTTPError extends Error {
+    constructor(status, detail) { super(detail || ("HTTP " + status)); this.status = status; }
+  }
+
+  // request sends one tus request with XMLHttpRequest (fetch cannot report upload
+  // progress) and resolves with the XHR once the answer is in.
+  function request(method, url, headers, body, onProgress, signal) {
+    return new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open(method, url);
+      x.setRequestHeader("Tus-Resumable", "1.0.0");
+      for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
+      if (onProgress) x.upload.onprogress = (e) => onProgress(e.loaded);
+      x.onload = () => resolve(x);
+      x.onerror = () => reject(new Error("network error"));
+      x.onabort = () => reject(new DOMException("cancelled", "AbortError"));
+      if (signal) signal.addEventListener("abort", () => x.abort());
+      x.send(body);
+    });
+  }
+
+  function problem(x) {
+    try { return JSON.parse(x.responseText).detail; } catch { return x.statusText; }
+  }
+
+  class Upload {
+    constructor(file, target) {
+      this.file = file;
+      this.target = target;
+      this.key = STORE + [target, file.size, file.lastModified].join("|");
+      this.ctrl = new AbortController();
+      this.row = this.render();
+      this.samples = [];
+    }
+
+    render() {
+      const li = document.createElement("li");
+      li.className = "upload";
+      li.innerHTML = '<div class="upload-head"><span class="upload-name"></span>' +
+        '<span class="upload-status"></span><button type="button" class="link upload-cancel">Cancel</button></div>' +
+        '<progress max="100" value="0"></progress><div class="upload-meta"></div>';
+      li.querySelector(".upload-name").textContent = this.target;
+      li.querySelector(".upload-cancel").addEventListener("click", () => this.cancel());
+      list.prepend(li);
+      panel.hidden = false;
+      return li;
+    }
+
+    status(text, cls) {
+      this.row.querySelector(".upload-status").textContent = text;
+      this.row.dataset.state = cls || "";
+    }
+
+    progress(done) {
+      const now = performance.now();
+      this.samples.push([now, done]);
+      while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift();
+      const [t0, d0] = this.samples[0];
+      const rate = now > t0 ? (done - d0) / ((now - t0) / 1000) : 0;
+      const size = this.file.size;
+      this.row.querySelector("progress").value = size ? (100 * done) / size : 100;
+      this.row.querySelector(".upload-meta").textContent =
+        fmtBytes(done) + " of " + fmtBytes(size) +
+        (rate > 0 ? " · " + fmtBytes(rate) + "/s · " + fmtTime((size - done) / rate) + " left" : "");
+    }
+
+    async create() {
+      const meta = "path " + b64(this.target);
+      const x = await request("POST", API, { "Upload-Length": String(this.file.size), "Upload-Metadata": meta }, null, null, this.ctrl.signal);
+      if (x.status !== 201) throw new HTTPError(x.status, problem(x));
+      this.url = x.getResponseHeader("Location");
+      localStorage.setItem(this.key, this.url);
+    }
+
+    async offset() {
+      const x = await request("HEAD", this.url, {}, null, null, this.ctrl.signal);
+      if (x.status === 404) return -1;
+      if (x.status !== 200) throw new HTTPError(x.status, x.statusText);
+      return Number(x.getResponseHeader("Upload-Offset"));
+    }
+
+    async run() {
+      this.status("Starting…");
+      this.url = localStorage.getItem(this.key);
+      let off = -1;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (this.url) off = await this.offset();
+          if (off < 0) { await this.create(); off = 0; }
+          while (off < this.file.size || (off === 0 && this.file.size === 0)) {
+            this.status(off > 0 && attempt > 0 ? "Resuming…" : "Uploading");
+            const end = Math.min(off + PIECE, this.file.size);
+            const base = off;
+            const x = await request("PATCH", this.url,
+              { "Content-Type": "application/offset+octet-stream", "Upload-Offset": String(off) },
+              this.file.slice(off, end), (n) => this.progress(base + n), this.ctrl.signal);
+            if (x.status === 409) { off = await this.offset(); await sleep(1000); continue; }
+            if (x.status !== 204) throw new HTTPError(x.status, problem(x));
+            off = Number(x.getResponseHeader("Upload-Offset"));
+            attempt = 0;
+            this.progress(off);
+            if (x.getResponseHeader("X-Coffer-Path")) break;
+          }
+          localStorage.removeItem(this.key);
+          this.status("Done", "done");
+          this.row.querySelector(".upload-cancel").remove();
+          document.dispatchEvent(new CustomEvent("coffer:uploaded", { detail: this.target }));
+          return;
+        } catch (e) {
+          if (e.name === "AbortError") { this.status("Cancelled", "error"); return; }
+          // Refusals (permission, quota, a bad name) will not change by retrying.
+          if (e instanceof HTTPError && e.status >= 400 && e.status < 500 && e.status !== 409 && e.status !== 423 && e.status !== 429) {
+            localStorage.removeItem(this.key);
+            this.status(e.message, "error");
+            return;
+          }
+          if (attempt >= RETRIES.length) { this.status("Stopped: " + e.message + ". Choose the file again to resume.", "error"); return; }
+          this.status("Connection lost; retrying…", "retry");
+          await sleep(RETRIES[attempt]);
+        }
+      }
+    }
+
+    async cancel() {
+      this.ctrl.abort();
+      localStorage.removeItem(this.key);
+      if (this.url) {
+        try { await request("DELETE", this.url, {}, null, null, null); } catch { /* expires anyway */ }
+      }
+    }
+  }
+
+  // queue runs uploads two at a time.
+  const queue = [];
+  let running = 0;
+  function enqueue(file, target) {
+    queue.push(new Upload(file, target));
+    pump();
+  }
+  function pump() {
+    while (running < 2 && queue.length) {
+      const u = queue.shift();
+      running++;
+      u.run().finally(() => {
+        running--;
+        pump();
+        if (running === 0 && queue.length === 0) {
+          document.dispatchEvent(new CustomEvent("coffer:idle", { detail: { failed: list.querySelectorAll("[data-state=error]").length } }));
+        }
+      });
+    }
+  }
+
+  const join = (a, b) => (a.endsWith("/") ? a : a + "/") + b;
+
+  // Files from the button; webkitRelativePath carries the folder structure of a folder pick.
+  for (const input of document.querySelectorAll("input[type=file][data-upload]")) {
+    input.addEventListener("change", () => {
+      for (const f of input.files) enqueue(f, join(dir, f.webkitRelativePath || f.name));
+      input.value = "";
+    });
+  }
+
+  // Drag and drop, folders included (walked with the entries API).
+  async function walk(entry, prefix) {
+    if (entry.isFile) {
+      const f = await new Promise((res, rej) => entry.file(res, rej));
+      enqueue(f, join(dir, prefix + f.name));
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      for (;;) {
+        const batch = await new Promise((res, rej) => reader.readEntries(res, rej));
+        if (!batch.length) break;
+        for (const e of batch) await walk(e, prefix + entry.name + "/");
+      }
+    }
+  }
+  const zone = document.getElementById("drop-zone") || document.body;
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("dragging"); });
+  zone.addEventListener("dragleave", (e) => { if (e.target === zone) zone.classList.remove("dragging"); });
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("dragging");
+    const items = [...(e.dataTransfer.items || [])];
+    if (items.length && items[0].webkitGetAsEntry) {
+      for (const it of items) { const en = it.webkitGetAsEntry(); if (en) walk(en, ""); }
+    } else {
+      for (const f of e.dataTransfer.files) enqueue(f, join(dir, f.name));
+    }
+  });
+
+  // Leaving the page while uploading: the browser asks first.
+  window.addEventListener("beforeunload", (e) => {
+    if (running > 0) { e.preventDefault(); e.returnValue = ""; }
+  });
+})();

@@ -1,0 +1,280 @@
+// Package web is the browser interface: server-rendered pages (html/template) with a
+// little of our own JavaScript, all embedded in the binary. It is a thin adapter like the
+// REST API: it signs people in through the sessions backend and calls the files and
+// accounts use cases; actions on files from the page's scripts go through the REST API,
+// which accepts the session cookie (SessionPrincipal).
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/files"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// CookieName is the session cookie. The __Host- prefix makes browsers accept it only
+// when it is Secure, set by this host and for the whole site.
+const CookieName = "__Host-coffer"
+
+// State is where a session stands in signing in.
+type State int
+
+const (
+	Complete   State = iota // signed in
+	NeedsCode               // password accepted; the second factor is due
+	MustEnrol               // signed in, but may only enrol a second factor
+)
+
+// Sessions signs people in and keeps their sessions (internal/auth implements it).
+type Sessions interface {
+	// SignIn checks a password and starts a session, whose secret goes in the cookie.
+	SignIn(ctx context.Context, name, password string, c auth.Client, userAgent string) (secret string, st State, err error)
+	// SecondFactor completes a NeedsCode session with a TOTP or recovery code.
+	SecondFactor(ctx context.Context, secret, code string, c auth.Client) error
+	// Session returns the signed-in principal of a session secret.
+	Session(ctx context.Context, secret string, c auth.Client) (auth.Principal, State, error)
+	// SignOut ends a session.
+	SignOut(ctx context.Context, secret string) error
+}
+
+// Server serves the web pages.
+type Server struct {
+	files    *files.Service
+	sessions Sessions
+	log      *slog.Logger
+	version  string
+	pages    map[string]*template.Template
+	static   http.Handler
+	mux      *http.ServeMux
+}
+
+// New returns the web server.
+func New(f *files.Service, s Sessions, log *slog.Logger, version string) (*Server, error) {
+	w := &Server{files: f, sessions: s, log: log, version: version, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+	funcs := template.FuncMap{}
+	for _, page := range []string{"login", "files"} {
+		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web template %s: %w", page, err)
+		}
+		w.pages[page] = t
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	w.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	w.routes()
+	return w, nil
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.Handle("GET /static/", s.static)
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/files/", http.StatusSeeOther) })
+	m.HandleFunc("GET /login", s.loginPage)
+	m.HandleFunc("POST /login", s.login)
+	m.HandleFunc("POST /login/2fa", s.secondFactor)
+	m.HandleFunc("POST /logout", s.logout)
+	m.HandleFunc("GET /files/", s.signedIn(s.filesPage))
+}
+
+// ServeHTTP adds the security headers every page gets, and refuses cross-origin
+// state-changing requests (with SameSite=Strict cookies, a second line of defence).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if !strings.HasPrefix(r.URL.Path, "/static/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	if err := http.NewCrossOriginProtection().Check(r); err != nil {
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// page is what every template gets.
+type page struct {
+	Title, Section, Dir string
+	User                *auth.Principal
+	Flash, FlashKind    string
+	Version             string
+	Scripts             []string
+	Data                any
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, code int, p page, data any) {
+	p.Version, p.Data = s.version, data
+	var b strings.Builder
+	if err := s.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
+		s.log.Error("web template failed", "page", name, "err", err)
+		http.Error(w, "the page could not be shown; the administrator can find the cause in the server log", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	fmt.Fprint(w, b.String())
+}
+
+func client(r *http.Request) auth.Client {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = strings.Trim(host[:i], "[]")
+	}
+	return auth.Client{IP: host, Protocol: audit.HTTPS}
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, secret string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: secret, Path: "/", MaxAge: maxAge,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// SessionPrincipal returns the signed-in principal of a request's session cookie, for the
+// REST API; ok is false when there is no cookie.
+func (s *Server) SessionPrincipal(r *http.Request) (p auth.Principal, ok bool, err error) {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return auth.Principal{}, false, nil
+	}
+	if err := http.NewCrossOriginProtection().Check(r); err != nil {
+		return auth.Principal{}, true, errs.E(errs.Permission, "cross-origin request refused")
+	}
+	p, st, err := s.sessions.Session(r.Context(), c.Value, client(r))
+	if err == nil && st != Complete {
+		err = errs.E(errs.Unauthenticated, "finish signing in first")
+	}
+	return p, true, err
+}
+
+// signedIn passes the session's principal to h, or sends the browser to the sign-in page.
+func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, auth.Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(CookieName)
+		if err == nil {
+			p, st, err := s.sessions.Session(r.Context(), c.Value, client(r))
+			if err == nil && st == Complete {
+				h(w, r, p)
+				return
+			}
+		}
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	}
+}
+
+type loginData struct {
+	Step, Name, Next, Error string
+}
+
+// safeNext keeps a post-sign-in destination on this site.
+func safeNext(v string) string {
+	if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.HasPrefix(v, "/\\") {
+		return "/files/"
+	}
+	return v
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "login", http.StatusOK, page{Title: "Sign in"}, loginData{Step: "password", Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	name, next := r.PostFormValue("user"), safeNext(r.PostFormValue("next"))
+	secret, st, err := s.sessions.SignIn(r.Context(), name, r.PostFormValue("password"), client(r), r.UserAgent())
+	if err != nil {
+		code, msg := http.StatusUnauthorized, "The user name or password is wrong."
+		if errs.KindOf(err) == errs.Locked {
+			code, msg = http.StatusTooManyRequests, errs.Detail(err)
+		} else if k := errs.KindOf(err); k != errs.Unauthenticated && k != errs.NotFound {
+			s.log.Error("sign-in failed", "err", err)
+			code, msg = http.StatusInternalServerError, "Signing in is not possible right now; try again later or tell your administrator."
+		}
+		s.render(w, "login", code, page{Title: "Sign in"}, loginData{Step: "password", Name: name, Next: next, Error: msg})
+		return
+	}
+	s.setCookie(w, secret, 0)
+	if st == NeedsCode {
+		s.render(w, "login", http.StatusOK, page{Title: "Two-step verification"}, loginData{Step: "code", Next: next})
+		return
+	}
+	if st == MustEnrol {
+		next = "/account"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostFormValue("next"))
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if err := s.sessions.SecondFactor(r.Context(), c.Value, r.PostFormValue("code"), client(r)); err != nil {
+		code, msg := http.StatusUnauthorized, "That code is not right. Codes change every 30 seconds; check your phone's clock."
+		if errs.KindOf(err) == errs.Locked {
+			code, msg = http.StatusTooManyRequests, errs.Detail(err)
+		}
+		s.render(w, "login", code, page{Title: "Two-step verification"}, loginData{Step: "code", Next: next, Error: msg})
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(CookieName); err == nil {
+		if err := s.sessions.SignOut(r.Context(), c.Value); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("sign-out failed", "err", err)
+		}
+	}
+	s.setCookie(w, "", -1)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// formatBytes writes a size as people read it (decimal units, as file managers do).
+func formatBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v < 10 {
+		return fmt.Sprintf("%.1f %cB", v, "kMGTP"[exp])
+	}
+	return fmt.Sprintf("%.0f %cB", v, "kMGTP"[exp])
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
