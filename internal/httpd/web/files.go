@@ -109,4 +109,3 @@ func crumbs(dir string) []crumb {
 	}
 	return out
 }
-

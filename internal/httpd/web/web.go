@@ -38,9 +38,9 @@ const CookieName = "__Host-coffer"
 type State int
 
 const (
-	Complete   State = iota // signed in
-	NeedsCode               // password accepted; the second factor is due
-	MustEnrol               // signed in, but may only enrol a second factor
+	Complete  State = iota // signed in
+	NeedsCode              // password accepted; the second factor is due
+	MustEnrol              // signed in, but may only enrol a second factor
 )
 
 // Sessions signs people in and keeps their sessions (internal/auth implements it).

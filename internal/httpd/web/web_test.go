@@ -40,7 +40,10 @@ func (f *fakeSessions) Session(_ context.Context, secret string, _ auth.Client) 
 	}
 	return f.p, web.Complete, nil
 }
-func (f *fakeSessions) SignOut(_ context.Context, secret string) error { delete(f.live, secret); return nil }
+func (f *fakeSessions) SignOut(_ context.Context, secret string) error {
+	delete(f.live, secret)
+	return nil
+}
 
 func setup(t *testing.T) (*httptest.Server, *http.Client, *testenv.Env, auth.Principal) {
 	t.Helper()
