@@ -26,14 +26,15 @@ import (
 
 func adminCommands() map[string]command {
 	return map[string]command{
-		"user":   {"manage user accounts (add, list, show, disable, passwd, quota...)", cmdUser},
-		"group":  {"manage groups and their members", cmdGroup},
-		"folder": {"manage shared folders and their quotas", cmdFolder},
-		"grant":  {"give a user or group permissions on a shared folder; list grants", cmdGrant},
-		"revoke": {"take a user's or group's grant on a shared folder away", cmdRevoke},
-		"token":  {"create, list and revoke API tokens", cmdToken},
-		"audit":  {"verify, export and search the audit log", cmdAudit},
-		"unlock": {"lift a sign-in lockout of an account or address", cmdUnlock},
+		"user":     {"manage user accounts (add, list, show, disable, passwd, quota...)", cmdUser},
+		"group":    {"manage groups and their members", cmdGroup},
+		"folder":   {"manage shared folders and their quotas", cmdFolder},
+		"grant":    {"give a user or group permissions on a shared folder; list grants", cmdGrant},
+		"revoke":   {"take a user's or group's grant on a shared folder away", cmdRevoke},
+		"token":    {"create, list and revoke API tokens", cmdToken},
+		"audit":    {"verify, export and search the audit log", cmdAudit},
+		"unlock":   {"lift a sign-in lockout of an account or address", cmdUnlock},
+		"settings": {"show and change server-wide settings (require-2fa)", cmdSettings},
 	}
 }
 

@@ -28,6 +28,8 @@ func cmdUser(ctx context.Context, e env, args []string) int {
 		{"quota", "set the quota of an account's home folder", userQuota},
 		{"key", "manage the SSH public keys of an account (add, list, remove)", cmdUserKey},
 		{"password-login", "allow (--on) or forbid (--off) signing in with a password", userPasswordLogin},
+		{"2fa", "show, reset or require two-factor sign-in (TOTP) for the web interface", cmdUser2FA},
+		{"session", "list and end a user's web sessions", cmdUserSession},
 	}, args)
 }
 
@@ -124,7 +126,8 @@ func yesNo(b bool) string {
 
 func userShow(ctx context.Context, e env, args []string) int {
 	sp := spec{name: "user show", readOnly: true, args: "NAME", min: 1, max: 1,
-		about: "Shows an account: its role, state, quota, groups and the shared folders granted to it."}
+		about: "Shows an account: its role, state, quota, groups, the shared folders granted to it, its\n" +
+			"two-factor sign-in and how many web sessions it has."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, args []string) int {
 		u, err := s.core.Accounts.User(ctx, s.actor, args[0])
 		if err != nil {
@@ -139,6 +142,14 @@ func userShow(ctx context.Context, e env, args []string) int {
 		if err != nil {
 			return s.fail(fmt.Sprintf("cannot read the grants of %q", u.Name), err)
 		}
+		tf, err := s.core.Accounts.TwoFactor(ctx, s.actor, u.Name)
+		if err != nil {
+			return s.fail(fmt.Sprintf("cannot read the two-factor sign-in of %q", u.Name), err)
+		}
+		sessions, err := s.core.Accounts.ListSessions(ctx, s.actor, u.Name)
+		if err != nil {
+			return s.fail(fmt.Sprintf("cannot read the web sessions of %q", u.Name), err)
+		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "name:\t%s\n", u.Name)
 		fmt.Fprintf(tw, "administrator:\t%s\n", yesNo(u.Admin))
@@ -149,6 +160,8 @@ func userShow(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(tw, "updated:\t%s\n", formatTime(u.Updated))
 		fmt.Fprintf(tw, "groups:\t%s\n", listOrNone(groups))
 		fmt.Fprintf(tw, "shared folders:\t%s\n", listOrNone(folderAccess(access)))
+		fmt.Fprintf(tw, "two-factor sign-in:\t%s\n", describe2FA(tf))
+		fmt.Fprintf(tw, "web sessions:\t%d\n", len(sessions))
 		tw.Flush()
 		return exitOK
 	})

@@ -1,7 +1,7 @@
 // Package accounts holds the account-management use cases: users, groups, shared
-// folders, grants and API tokens. Like package files for file operations, it is the one
-// door for these changes: it checks that the actor may make them and audits each, for
-// the REST API and the CLI alike.
+// folders, grants, API tokens, web sessions and two-factor sign-in. Like package files
+// for file operations, it is the one door for these changes: it checks that the actor may
+// make them and audits each, for the REST API and the CLI alike.
 package accounts
 
 import (
@@ -193,7 +193,8 @@ type UserUpdate struct {
 }
 
 // UpdateUser changes an account. The last enabled administrator can be neither disabled
-// nor demoted, so that the server never loses its last administrator.
+// nor demoted, so that the server never loses its last administrator. A new password,
+// disabling the account or forbidding password sign-in ends all the user's web sessions.
 func (s *Service) UpdateUser(ctx context.Context, actor auth.Principal, name string, up UserUpdate) (db.User, error) {
 	const op = errs.Op("accounts.UpdateUser")
 	action := audit.ActUserUpdate
@@ -259,6 +260,15 @@ func (s *Service) UpdateUser(ctx context.Context, actor auth.Principal, name str
 				return err
 			}
 		}
+		if endsSessions(up) {
+			n, err := q.DeleteUserWebSessions(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				rec.Detail += fmt.Sprintf("; %d web sessions ended", n)
+			}
+		}
 		u, err = q.UserByID(ctx, u.ID)
 		return err
 	})
@@ -266,6 +276,12 @@ func (s *Service) UpdateUser(ctx context.Context, actor auth.Principal, name str
 		return db.User{}, errs.E(op, err)
 	}
 	return u, nil
+}
+
+// endsSessions reports whether up ends all the user's web sessions: a new password (the
+// old one may be what leaked), disabling the account, or forbidding password sign-in.
+func endsSessions(up UserUpdate) bool {
+	return up.Password != nil || (up.Disabled != nil && *up.Disabled) || (up.PasswordLogin != nil && !*up.PasswordLogin)
 }
 
 func describe(up UserUpdate) string {

@@ -48,3 +48,16 @@ const (
 const (
 	ActUploadStart = "upload.start" // an upload in pieces was created
 )
+
+// Actions added with web sign-in (docs/web-auth.md). A completed sign-in is ActLogin with
+// the method in Detail ("password", "password+totp", "password+recovery code"); a wrong
+// second factor is ActLogin denied, and counts toward the same lockout as a wrong password.
+const (
+	ActLoginPartial  = "login.partial"  // the password was right; a second factor or enrolment is still due
+	ActLogout        = "logout"         // the user signed out of a web session
+	ActSessionEnd    = "session.end"    // a web session ended by an administrator or by its owner elsewhere
+	ActSessionReauth = "session.reauth" // the password was entered again for a sensitive change
+	Act2FAEnrol      = "2fa.enrol"      // TOTP was confirmed and is now required at sign-in
+	Act2FAReset      = "2fa.reset"      // an administrator removed a user's TOTP key and recovery codes
+	Act2FARequire    = "2fa.require"    // an administrator required (or stopped requiring) 2FA of a user or of all
+)

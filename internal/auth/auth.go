@@ -1,7 +1,7 @@
-// Package auth establishes who is asking: passwords (argon2id), API tokens, and the
-// lockout that stops guessing. Every protocol front-end calls the same methods, so there
-// is one authentication path per credential type and it fails closed. Successes and
-// failures are audited here.
+// Package auth establishes who is asking: passwords (argon2id), API tokens, web sessions
+// with a TOTP second factor (Web, in web.go), and the lockout that stops guessing. Every
+// protocol front-end calls the same methods, so there is one authentication path per
+// credential type and it fails closed. Successes and failures are audited here.
 package auth
 
 import (
@@ -29,6 +29,9 @@ type Principal struct {
 	Protocol string // audit.HTTPS, audit.SFTP, audit.CLI...
 	SourceIP string
 	TokenID  string // set when authenticated by an API token
+	// SessionID is the public id of the web session that authenticated this request, if
+	// one did (never the session's secret).
+	SessionID string
 }
 
 // Subject is p for authorisation decisions.
@@ -38,6 +41,9 @@ func (p Principal) Subject() authz.Subject { return authz.Subject{UserID: p.User
 type Client struct {
 	IP       string
 	Protocol string
+	// UserAgent is the HTTP User-Agent, recorded (truncated) with web sessions so that a
+	// user can tell their sessions apart. Other protocols leave it empty.
+	UserAgent string
 }
 
 // Policy sets the lockout and token rules.
@@ -107,39 +113,9 @@ var errBadCredentials = errs.E(errs.Unauthenticated, "wrong user name or passwor
 func (s *Service) Password(ctx context.Context, name, password string, c Client) (Principal, error) {
 	const op = errs.Op("auth.Password")
 	rec := audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActLogin, Detail: "password"}
-	if err := s.checkLocked(ctx, name, c, rec); err != nil {
+	u, err := s.verifyPassword(ctx, name, password, c, rec)
+	if err != nil {
 		return Principal{}, errs.E(op, err)
-	}
-	q := s.db.Q()
-	u, err := q.UserByName(ctx, name)
-	if err != nil && !errs.Is(errs.NotFound, err) {
-		return Principal{}, errs.E(op, err)
-	}
-	hash := u.PasswordHash
-	if err != nil || hash == "" {
-		hash = dummyHash()
-	}
-	ok, cerr := s.checkPassword(ctx, hash, password)
-	if cerr != nil {
-		return Principal{}, errs.E(op, cerr)
-	}
-	switch {
-	case err != nil:
-		rec.Detail = "password: no such user"
-	case u.PasswordHash == "":
-		rec.Detail = "password: password sign-in not set up for this user"
-		ok = false
-	case !u.PasswordLogin:
-		rec.Detail = "password: password sign-in is turned off for this user (keys only)"
-		ok = false
-	case !ok:
-		rec.Detail = "password: wrong password"
-	case u.Disabled:
-		rec.Detail = "password: account disabled"
-		ok = false
-	}
-	if !ok {
-		return Principal{}, errs.E(op, s.fail(ctx, name, c, rec))
 	}
 	rec.Result = audit.OK
 	if err := s.db.Tx(ctx, func(q db.Q) error {
@@ -151,6 +127,47 @@ func (s *Service) Password(ctx context.Context, name, password string, c Client)
 		return Principal{}, errs.E(op, err)
 	}
 	return Principal{UserID: u.ID, Name: u.Name, Admin: u.Admin, Protocol: c.Protocol, SourceIP: c.IP}, nil
+}
+
+// verifyPassword checks name's password, refusing locked-out accounts and addresses, and
+// records (audited, toward the lockout) a failure. On success it neither audits nor clears
+// the account's failures: that is for the caller, once the sign-in is complete.
+func (s *Service) verifyPassword(ctx context.Context, name, password string, c Client, rec audit.Record) (db.User, error) {
+	if err := s.checkLocked(ctx, name, c, rec); err != nil {
+		return db.User{}, err
+	}
+	q := s.db.Q()
+	u, err := q.UserByName(ctx, name)
+	if err != nil && !errs.Is(errs.NotFound, err) {
+		return db.User{}, err
+	}
+	hash := u.PasswordHash
+	if err != nil || hash == "" {
+		hash = dummyHash()
+	}
+	ok, cerr := s.checkPassword(ctx, hash, password)
+	if cerr != nil {
+		return db.User{}, cerr
+	}
+	switch {
+	case err != nil:
+		rec.Detail += ": no such user"
+	case u.PasswordHash == "":
+		rec.Detail += ": password sign-in not set up for this user"
+		ok = false
+	case !u.PasswordLogin:
+		rec.Detail += ": password sign-in is turned off for this user (keys only)"
+		ok = false
+	case !ok:
+		rec.Detail += ": wrong password"
+	case u.Disabled:
+		rec.Detail += ": account disabled"
+		ok = false
+	}
+	if !ok {
+		return db.User{}, s.fail(ctx, name, c, rec)
+	}
+	return u, nil
 }
 
 // checkLocked returns Locked, audited, when the account or the address is locked out.

@@ -17,6 +17,8 @@ import (
 type fixture struct {
 	s     *auth.Service
 	d     *db.DB
+	dsn   string
+	keys  *crypt.Keyring
 	log   *audit.Log
 	now   time.Time
 	alice db.User
@@ -39,7 +41,7 @@ func setup(t *testing.T, dsn string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{s: auth.New(d, l, auth.DefaultPolicy), d: d, log: l, now: time.Now(), alice: alice}
+	f := &fixture{s: auth.New(d, l, auth.DefaultPolicy), d: d, dsn: dsn, keys: keys, log: l, now: time.Now(), alice: alice}
 	f.s.SetClock(func() time.Time { return f.now })
 	return f
 }
