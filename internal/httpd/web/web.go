@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/errs"
@@ -34,31 +35,11 @@ var staticFS embed.FS
 // when it is Secure, set by this host and for the whole site.
 const CookieName = "__Host-coffer"
 
-// State is where a session stands in signing in.
-type State int
-
-const (
-	Complete  State = iota // signed in
-	NeedsCode              // password accepted; the second factor is due
-	MustEnrol              // signed in, but may only enrol a second factor
-)
-
-// Sessions signs people in and keeps their sessions (internal/auth implements it).
-type Sessions interface {
-	// SignIn checks a password and starts a session, whose secret goes in the cookie.
-	SignIn(ctx context.Context, name, password string, c auth.Client, userAgent string) (secret string, st State, err error)
-	// SecondFactor completes a NeedsCode session with a TOTP or recovery code.
-	SecondFactor(ctx context.Context, secret, code string, c auth.Client) error
-	// Session returns the signed-in principal of a session secret.
-	Session(ctx context.Context, secret string, c auth.Client) (auth.Principal, State, error)
-	// SignOut ends a session.
-	SignOut(ctx context.Context, secret string) error
-}
-
 // Server serves the web pages.
 type Server struct {
 	files    *files.Service
-	sessions Sessions
+	accounts *accounts.Service
+	sessions *auth.Web
 	log      *slog.Logger
 	version  string
 	pages    map[string]*template.Template
@@ -67,10 +48,10 @@ type Server struct {
 }
 
 // New returns the web server.
-func New(f *files.Service, s Sessions, log *slog.Logger, version string) (*Server, error) {
-	w := &Server{files: f, sessions: s, log: log, version: version, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
+func New(f *files.Service, a *accounts.Service, s *auth.Web, log *slog.Logger, version string) (*Server, error) {
+	w := &Server{files: f, accounts: a, sessions: s, log: log, version: version, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	funcs := template.FuncMap{}
-	for _, page := range []string{"login", "files"} {
+	for _, page := range []string{"login", "files", "account"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web template %s: %w", page, err)
@@ -95,6 +76,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /login/2fa", s.secondFactor)
 	m.HandleFunc("POST /logout", s.logout)
 	m.HandleFunc("GET /files/", s.signedIn(s.filesPage))
+	m.HandleFunc("GET /account", s.accountPage)
+	m.HandleFunc("POST /account/2fa/begin", s.beginTOTP)
+	m.HandleFunc("POST /account/2fa/confirm", s.confirmTOTP)
 }
 
 // ServeHTTP adds the security headers every page gets, and refuses cross-origin
@@ -145,7 +129,7 @@ func client(r *http.Request) auth.Client {
 	if i := strings.LastIndexByte(host, ':'); i > 0 {
 		host = strings.Trim(host[:i], "[]")
 	}
-	return auth.Client{IP: host, Protocol: audit.HTTPS}
+	return auth.Client{IP: host, Protocol: audit.HTTPS, UserAgent: r.UserAgent()}
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, secret string, maxAge int) {
@@ -163,11 +147,8 @@ func (s *Server) SessionPrincipal(r *http.Request) (p auth.Principal, ok bool, e
 	if err := http.NewCrossOriginProtection().Check(r); err != nil {
 		return auth.Principal{}, true, errs.E(errs.Permission, "cross-origin request refused")
 	}
-	p, st, err := s.sessions.Session(r.Context(), c.Value, client(r))
-	if err == nil && st != Complete {
-		err = errs.E(errs.Unauthenticated, "finish signing in first")
-	}
-	return p, true, err
+	ws, err := s.sessions.Session(r.Context(), c.Value, client(r))
+	return ws.Principal, true, err
 }
 
 // signedIn passes the session's principal to h, or sends the browser to the sign-in page.
@@ -175,9 +156,8 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, auth.Princi
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, err := r.Cookie(CookieName)
 		if err == nil {
-			p, st, err := s.sessions.Session(r.Context(), c.Value, client(r))
-			if err == nil && st == Complete {
-				h(w, r, p)
+			if ws, err := s.sessions.Session(r.Context(), c.Value, client(r)); err == nil {
+				h(w, r, ws.Principal)
 				return
 			}
 		}
@@ -203,7 +183,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name, next := r.PostFormValue("user"), safeNext(r.PostFormValue("next"))
-	secret, st, err := s.sessions.SignIn(r.Context(), name, r.PostFormValue("password"), client(r), r.UserAgent())
+	secret, ws, err := s.sessions.SignIn(r.Context(), name, r.PostFormValue("password"), client(r))
 	if err != nil {
 		code, msg := http.StatusUnauthorized, "The user name or password is wrong."
 		if errs.KindOf(err) == errs.Locked {
@@ -216,11 +196,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, secret, 0)
-	if st == NeedsCode {
+	if ws.State == auth.StateSecondFactor {
 		s.render(w, "login", http.StatusOK, page{Title: "Two-step verification"}, loginData{Step: "code", Next: next})
 		return
 	}
-	if st == MustEnrol {
+	if ws.State == auth.StateMustEnrol {
 		next = "/account"
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -233,7 +213,8 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	if err := s.sessions.SecondFactor(r.Context(), c.Value, r.PostFormValue("code"), client(r)); err != nil {
+	secret, err := s.sessions.SecondFactor(r.Context(), c.Value, r.PostFormValue("code"), client(r))
+	if err != nil {
 		code, msg := http.StatusUnauthorized, "That code is not right. Codes change every 30 seconds; check your phone's clock."
 		if errs.KindOf(err) == errs.Locked {
 			code, msg = http.StatusTooManyRequests, errs.Detail(err)
@@ -241,12 +222,13 @@ func (s *Server) secondFactor(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "login", code, page{Title: "Two-step verification"}, loginData{Step: "code", Next: next, Error: msg})
 		return
 	}
+	s.setCookie(w, secret, 0) // a new secret now that the session is complete
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(CookieName); err == nil {
-		if err := s.sessions.SignOut(r.Context(), c.Value); err != nil && !errors.Is(err, context.Canceled) {
+		if err := s.sessions.SignOut(r.Context(), c.Value, client(r)); err != nil && !errors.Is(err, context.Canceled) {
 			s.log.Warn("sign-out failed", "err", err)
 		}
 	}

@@ -3,47 +3,22 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffer-mft/coffer/internal/auth"
-	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/httpd/web"
 	"github.com/coffer-mft/coffer/internal/testenv"
 )
-
-// fakeSessions signs in one user with a fixed password; it stands in for the real
-// backend, which has its own tests.
-type fakeSessions struct {
-	p        auth.Principal
-	password string
-	live     map[string]bool
-}
-
-func (f *fakeSessions) SignIn(_ context.Context, name, password string, _ auth.Client, _ string) (string, web.State, error) {
-	if name != f.p.Name || password != f.password {
-		return "", 0, errs.E(errs.Unauthenticated, "wrong")
-	}
-	f.live["secret-1"] = true
-	return "secret-1", web.Complete, nil
-}
-func (f *fakeSessions) SecondFactor(context.Context, string, string, auth.Client) error { return nil }
-func (f *fakeSessions) Session(_ context.Context, secret string, _ auth.Client) (auth.Principal, web.State, error) {
-	if !f.live[secret] {
-		return auth.Principal{}, 0, errs.E(errs.Unauthenticated, "no session")
-	}
-	return f.p, web.Complete, nil
-}
-func (f *fakeSessions) SignOut(_ context.Context, secret string) error {
-	delete(f.live, secret)
-	return nil
-}
 
 func setup(t *testing.T) (*httptest.Server, *http.Client, *testenv.Env, auth.Principal) {
 	t.Helper()
@@ -54,15 +29,15 @@ func setup(t *testing.T) (*httptest.Server, *http.Client, *testenv.Env, auth.Pri
 		t.Fatal(err)
 	}
 	p := auth.Principal{UserID: u.ID, Name: u.Name}
-	w, err := web.New(e.Core.Files, &fakeSessions{p: p, password: "pw", live: map[string]bool{}}, slog.New(slog.NewTextHandler(io.Discard, nil)), "test")
+	sessions := auth.NewWeb(e.Core.Auth, e.Core.Keys, auth.DefaultSessionPolicy)
+	w, err := web.New(e.Core.Files, e.Core.Accounts, sessions, slog.New(slog.NewTextHandler(io.Discard, nil)), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewTLSServer(w)
 	t.Cleanup(srv.Close)
 	c := srv.Client()
-	jar := &cookieJar{cookies: map[string]*http.Cookie{}}
-	c.Jar = jar
+	c.Jar = &cookieJar{cookies: map[string]*http.Cookie{}}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return srv, c, e, p
 }
@@ -118,7 +93,7 @@ func TestSignInAndBrowse(t *testing.T) {
 		t.Fatalf("wrong password: %d", resp.StatusCode)
 	}
 	// An open redirect through next is not possible.
-	resp, _ = c.PostForm(srv.URL+"/login", url.Values{"user": {"lab"}, "password": {"pw"}, "next": {"//evil.example/"}})
+	resp, _ = c.PostForm(srv.URL+"/login", url.Values{"user": {"lab"}, "password": {"password-of-lab"}, "next": {"//evil.example/"}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/files/" {
 		t.Fatalf("sign in: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -172,5 +147,74 @@ func TestSignInAndBrowse(t *testing.T) {
 	resp, _ = c.Get(srv.URL + "/static/upload.js")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
 		t.Errorf("upload.js: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+var keyRE = regexp.MustCompile(`Key: <span class="mono">([A-Z2-7]+)</span>`)
+
+// TestTwoStepVerification enrols TOTP from the account page, then signs in with the
+// password and a code.
+func TestTwoStepVerification(t *testing.T) {
+	srv, c, _, _ := setup(t)
+	resp, _ := c.PostForm(srv.URL+"/login", url.Values{"user": {"lab"}, "password": {"password-of-lab"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", resp.StatusCode)
+	}
+	resp, _ = c.Get(srv.URL + "/account")
+	if page := body(t, resp); !strings.Contains(page, "Set up two-step verification") || strings.Contains(page, `name="password"`) {
+		t.Fatalf("account page right after sign-in (no password needed yet): %s", page)
+	}
+	resp, _ = c.PostForm(srv.URL+"/account/2fa/begin", nil)
+	page := body(t, resp)
+	m := keyRE.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(page, "<svg") {
+		t.Fatalf("enrolment page %d: %s", resp.StatusCode, page)
+	}
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A wrong code is refused; the right one turns it on and shows recovery codes once.
+	resp, _ = c.PostForm(srv.URL+"/account/2fa/confirm", url.Values{"code": {"000000"}})
+	if resp.StatusCode == http.StatusOK {
+		if strings.Contains(body(t, resp), "recovery codes") {
+			t.Fatal("a wrong code turned two-step verification on")
+		}
+	}
+	resp, _ = c.PostForm(srv.URL+"/account/2fa/begin", nil)
+	m = keyRE.FindStringSubmatch(body(t, resp))
+	if m == nil {
+		t.Fatal("no key on the second enrolment page")
+	}
+	key, _ = base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
+	resp, _ = c.PostForm(srv.URL+"/account/2fa/confirm", url.Values{"code": {auth.TOTPCode(key, time.Now())}})
+	page = body(t, resp)
+	codes := regexp.MustCompile(`<li>([A-Za-z0-9-]{8,})</li>`).FindAllStringSubmatch(page, -1)
+	if resp.StatusCode != http.StatusOK || len(codes) != 10 {
+		t.Fatalf("confirmation %d with %d recovery codes: %s", resp.StatusCode, len(codes), page)
+	}
+
+	// Sign out and in again: the password alone is not enough.
+	c.PostForm(srv.URL+"/logout", nil)
+	resp, _ = c.PostForm(srv.URL+"/login", url.Values{"user": {"lab"}, "password": {"password-of-lab"}})
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, `autocomplete="one-time-code"`) {
+		t.Fatalf("password step with 2FA on: %d %s", resp.StatusCode, page)
+	}
+	resp, _ = c.Get(srv.URL + "/files/")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("files page before the second step: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(srv.URL+"/login/2fa", url.Values{"code": {"123456"}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong code: %d", resp.StatusCode)
+	}
+	// A recovery code works (the TOTP code of this 30-second step was used at enrolment).
+	resp, _ = c.PostForm(srv.URL+"/login/2fa", url.Values{"code": {codes[0][1]}, "next": {"/files/"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/files/" {
+		t.Fatalf("recovery code: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = c.Get(srv.URL + "/files/")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("files page after the second step: %d", resp.StatusCode)
 	}
 }
