@@ -16,7 +16,7 @@ import (
 // at most readBlocks × readBlockSize.
 const (
 	readBlockSize = 256 << 10
-	readBlocks    = 4
+	readBlocks    = 6
 )
 
 type block struct {

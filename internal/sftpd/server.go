@@ -493,7 +493,10 @@ func (c *conn) session(ctx context.Context, ch ssh.Channel, reqs <-chan *ssh.Req
 				// pages stay with each session, and 50 concurrent clients took peak RSS from
 				// 238 to 838 MiB (bench/sftp.sh). Bounded memory comes first; a bounded pool
 				// shared by sessions is the way to get the speed back.
-				rs := sftp.NewRequestServer(ch, sess.handlers(), sftp.WithStartDirectory("/"))
+				// The filter adds limits@openssh.com; the limits it announces are these
+				// (extensions.go).
+				rs := sftp.NewRequestServer(newExtensionFilter(ch), withHandleLimit(sess, maxOpenHandles),
+					sftp.WithStartDirectory("/"), sftp.WithRSMaxTxPacket(maxReadLength))
 				if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
 					log.Debug("sftp subsystem ended", "err", err)
 				}

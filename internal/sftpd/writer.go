@@ -13,10 +13,11 @@ import (
 )
 
 // Bounds of the reorder buffer of an upload. SFTP clients send many writes at once
-// (OpenSSH up to 64 × 32 KiB) and pkg/sftp runs them concurrently, so they arrive a
-// little out of order; files.Create wants one ordered stream. Pieces ahead of the stream
-// wait here, copied, up to these limits; a client that jumps further (or back) is
-// refused: random-access writes and resuming are not supported.
+// (OpenSSH up to 64 × 64 KiB, the write length limits@openssh.com announces) and pkg/sftp
+// runs them concurrently, so they arrive a little out of order; files.Create wants one
+// ordered stream. Pieces ahead of the stream wait here, copied, up to these limits; a
+// client that jumps further (or back) is refused: random-access writes are not
+// supported (resuming an interrupted upload starts a new stream at its end).
 const (
 	maxPendingPieces = 64
 	maxPendingBytes  = 4 << 20
