@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/config"
+	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/server"
 )
 
@@ -46,6 +47,9 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	core, err := server.Open(ctx, cfg, log, e.getenv)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+		if errs.Is(errs.Invalid, err) {
+			return exitUsage // a bad --blobs, for one
+		}
 		return exitFailure
 	}
 	defer core.Close()
@@ -141,6 +145,11 @@ func banner(e env, core *server.Core, https *server.HTTPS, sftp *server.SFTP, cr
 		fmt.Fprintf(w, "  SFTP:      off\n")
 	}
 	fmt.Fprintf(w, "  Data:      %s\n  Database:  %s\n", core.Config.DataDir, core.DB)
+	blobs := core.Config.BlobDir()
+	if core.Config.Blobs != "" {
+		blobs = fmt.Sprint(core.Blobs) // the URL, which holds no credentials
+	}
+	fmt.Fprintf(w, "  Blobs:     %s\n", blobs)
 	fmt.Fprintf(w, "  Key-encryption key: %s\n", core.KeySource)
 	if core.NewKey {
 		fmt.Fprintf(w, "\n  A new key-encryption key was created. Every stored file is encrypted with it:\n"+

@@ -1,6 +1,7 @@
 // Package blob stores opaque byte sequences (already encrypted by the caller) under
 // random ids. It knows nothing of users, paths or plaintext. Implementations: local
-// (a directory), mem (in-process, for tests and fault injection), and later s3.
+// (a directory), s3 (a bucket of S3 or a compatible server), and mem (in-process, for
+// tests and fault injection).
 // Every implementation passes the conformance suite in package blobtest.
 package blob
 

@@ -18,6 +18,7 @@ type Config struct {
 	DataDir         string
 	DSN             string // "" means SQLite in DataDir
 	KEKFile         string // "" means DataDir/coffer.kek
+	Blobs           string // "" means the local store in DataDir/blobs; else an s3:// URL
 	HTTPAddr        string
 	TLSCert         string
 	TLSKey          string
@@ -37,6 +38,9 @@ func (c *Config) Storage(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", "./coffer-data", "data `directory` (database, blobs, keys, certificates)")
 	fs.StringVar(&c.DSN, "db", "", "metadata database: postgres://user:pass@host/db, or a SQLite file `path` (default: DATA/coffer.db)")
 	fs.StringVar(&c.KEKFile, "kek-file", "", "key-encryption key `file` (default: DATA/coffer.kek); or set COFFER_KEK to the key itself")
+	fs.StringVar(&c.Blobs, "blobs", "", "blob store `URL` for file contents: s3://BUCKET/PREFIX?endpoint=https://HOST:PORT&region=REGION&path-style=true\n"+
+		"for S3 or a compatible server, with credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n"+
+		"(or AWS_PROFILE and ~/.aws/credentials), never in the URL; see docs/storage.md (default: the directory DATA/blobs)")
 	fs.StringVar(&c.ConfigFile, "config", "", "config `file` of name = value lines, named like the flags")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -160,7 +164,7 @@ func (c *Config) KEKPath() string {
 	return filepath.Join(c.DataDir, "coffer.kek")
 }
 
-// BlobDir is where the local blob store keeps file contents.
+// BlobDir is where the local blob store keeps file contents when Blobs is "".
 func (c *Config) BlobDir() string { return filepath.Join(c.DataDir, "blobs") }
 
 // SFTPLimits are the SFTP server's algorithm choices and resource limits.

@@ -56,3 +56,26 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad env value: %v", err)
 	}
 }
+
+func TestBlobs(t *testing.T) {
+	const url = "s3://bucket/coffer?endpoint=http://127.0.0.1:9000&path-style=true"
+	for name, tt := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"default": {want: ""},
+		"flag":    {args: []string{"--blobs", url}, want: url},
+		"env":     {env: map[string]string{"COFFER_BLOBS": url}, want: url},
+	} {
+		var c Config
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		c.Storage(fs)
+		if err := Parse(fs, tt.args, func(k string) string { return tt.env[k] }); err != nil {
+			t.Fatal(err)
+		}
+		if c.Blobs != tt.want {
+			t.Errorf("%s: Blobs = %q, want %q", name, c.Blobs, tt.want)
+		}
+	}
+}

@@ -12,11 +12,14 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/blob"
 	"github.com/coffer-mft/coffer/internal/blob/local"
+	"github.com/coffer-mft/coffer/internal/blob/s3"
 	"github.com/coffer-mft/coffer/internal/config"
 	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
@@ -29,7 +32,7 @@ type Core struct {
 	Config    config.Config
 	Log       *slog.Logger
 	DB        *db.DB
-	Blobs     *local.Store
+	Blobs     BlobStore
 	Keys      *crypt.Keyring
 	KeySource string // where the key-encryption key came from, for messages
 	NewKey    bool   // the key was created by this Open
@@ -37,12 +40,16 @@ type Core struct {
 	Auth      *auth.Service
 	Files     *files.Service
 	Accounts  *accounts.Service
+
+	// leftoversAge is how long ago a blob store's temporary file or multipart upload
+	// must have been written or started for Maintain to take it for a crash's leftover.
+	leftoversAge time.Duration
 }
 
 // Open opens (and on first use initialises) the data directory, the key-encryption key,
 // the database and the blob store. env is os.Getenv in production.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, env func(string) string) (*Core, error) {
-	c := &Core{Config: cfg, Log: log}
+	c := &Core{Config: cfg, Log: log, leftoversAge: 24 * time.Hour}
 	if err := c.open(ctx, env); err != nil {
 		c.Close()
 		return nil, err
@@ -68,7 +75,7 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	if err := c.openKeys(ctx, env); err != nil {
 		return err
 	}
-	if c.Blobs, err = local.New(cfg.BlobDir()); err != nil {
+	if c.Blobs, err = openBlobs(ctx, cfg, env); err != nil {
 		return err
 	}
 	c.Audit = audit.New(c.DB, c.Keys)
@@ -80,6 +87,51 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	c.Files.SetPartialTTL(cfg.PartialTTL)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
 	return nil
+}
+
+// BlobStore is a blob store as the core holds it: local or S3. Their housekeeping
+// differs, and Maintain finds it by type assertion.
+type BlobStore interface {
+	blob.Store
+	Close() error
+}
+
+// The housekeeping of each store, which Maintain runs.
+type (
+	tempCleaner interface {
+		CleanTemp(olderThan time.Duration) (int, error)
+	}
+	staleAborter interface {
+		AbortStale(ctx context.Context, olderThan time.Duration) (int, error)
+	}
+)
+
+var (
+	_ BlobStore    = (*local.Store)(nil)
+	_ BlobStore    = (*s3.Store)(nil)
+	_ tempCleaner  = (*local.Store)(nil)
+	_ staleAborter = (*s3.Store)(nil)
+)
+
+// openBlobs opens the blob store --blobs names: the local directory DATA/blobs by
+// default, else an S3 bucket, with credentials from env.
+func openBlobs(ctx context.Context, cfg config.Config, env func(string) string) (BlobStore, error) {
+	if cfg.Blobs == "" {
+		s, err := local.New(cfg.BlobDir())
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s3cfg, err := s3.ParseURL(cfg.Blobs)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, fmt.Errorf("--blobs: %w", err))
+	}
+	s, err := s3.New(ctx, s3cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func unwrapPath(err error) error {

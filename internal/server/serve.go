@@ -142,10 +142,21 @@ func (c *Core) maintainOnce(ctx context.Context) {
 	} else if n > 0 {
 		c.Log.Info("removed unreferenced blobs", "count", n)
 	}
-	if n, err := c.Blobs.CleanTemp(24 * time.Hour); err != nil {
-		c.Log.Warn("cleaning temporary files failed", "err", err)
-	} else if n > 0 {
-		c.Log.Info("removed abandoned temporary files", "count", n)
+	// The leftovers of writes that a crash interrupted: temporary files of the local
+	// store, multipart uploads of S3.
+	switch b := c.Blobs.(type) {
+	case tempCleaner:
+		if n, err := b.CleanTemp(c.leftoversAge); err != nil {
+			c.Log.Warn("cleaning temporary files failed", "err", err)
+		} else if n > 0 {
+			c.Log.Info("removed abandoned temporary files", "count", n)
+		}
+	case staleAborter:
+		if n, err := b.AbortStale(ctx, c.leftoversAge); err != nil {
+			c.Log.Warn("aborting abandoned multipart uploads failed", "err", err)
+		} else if n > 0 {
+			c.Log.Info("aborted abandoned multipart uploads", "count", n)
+		}
 	}
 	if err := c.DB.Q().PruneLoginFailures(ctx, time.Now().Add(-24*time.Hour)); err != nil {
 		c.Log.Warn("pruning failed-login records failed", "err", err)

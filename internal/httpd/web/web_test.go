@@ -170,9 +170,8 @@ func TestTwoStepVerification(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(page, "<svg") {
 		t.Fatalf("enrolment page %d: %s", resp.StatusCode, page)
 	}
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
-	if err != nil {
-		t.Fatal(err)
+	if _, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1]); err != nil {
+		t.Fatalf("the key shown is not base32: %v", err)
 	}
 	// A wrong code is refused; the right one turns it on and shows recovery codes once.
 	resp, _ = c.PostForm(srv.URL+"/account/2fa/confirm", url.Values{"code": {"000000"}})
@@ -186,7 +185,10 @@ func TestTwoStepVerification(t *testing.T) {
 	if m == nil {
 		t.Fatal("no key on the second enrolment page")
 	}
-	key, _ = base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
+	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, _ = c.PostForm(srv.URL+"/account/2fa/confirm", url.Values{"code": {auth.TOTPCode(key, time.Now())}})
 	page = body(t, resp)
 	codes := regexp.MustCompile(`<li>([A-Za-z0-9-]{8,})</li>`).FindAllStringSubmatch(page, -1)
