@@ -53,6 +53,7 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 	defer core.Close()
+	core.Version = Version
 	created, password, err := core.Bootstrap(ctx, e.getenv("COFFER_ADMIN_PASSWORD"))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "coffer serve: cannot create the first administrator: %v\n", err)

@@ -38,6 +38,8 @@ type Core struct {
 	NewKey    bool   // the key was created by this Open
 	Audit     *audit.Log
 	Auth      *auth.Service
+	Web       *auth.Web // browser sign-in and sessions
+	Version   string    // shown in the web interface; "dev" unless the command sets it
 	Files     *files.Service
 	Accounts  *accounts.Service
 
@@ -49,7 +51,7 @@ type Core struct {
 // Open opens (and on first use initialises) the data directory, the key-encryption key,
 // the database and the blob store. env is os.Getenv in production.
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger, env func(string) string) (*Core, error) {
-	c := &Core{Config: cfg, Log: log, leftoversAge: 24 * time.Hour}
+	c := &Core{Config: cfg, Log: log, Version: "dev", leftoversAge: 24 * time.Hour}
 	if err := c.open(ctx, env); err != nil {
 		c.Close()
 		return nil, err
@@ -83,6 +85,7 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 		return err
 	}
 	c.Auth = auth.New(c.DB, c.Audit, auth.DefaultPolicy)
+	c.Web = auth.NewWeb(c.Auth, c.Keys, auth.DefaultSessionPolicy)
 	c.Files = files.New(c.DB, c.Blobs, c.Keys, c.Audit, c.Log)
 	c.Files.SetPartialTTL(cfg.PartialTTL)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)

@@ -15,6 +15,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/httpd/api"
+	"github.com/coffer-mft/coffer/internal/httpd/web"
 )
 
 // Bootstrap creates the first administrator, "admin", when the database has no users.
@@ -40,7 +41,7 @@ func (c *Core) Bootstrap(ctx context.Context, password string) (created bool, sh
 	return true, pw, nil
 }
 
-// HTTPS is the HTTPS listener serving the API (and later the web interface).
+// HTTPS is the HTTPS listener serving the API and the web interface.
 type HTTPS struct {
 	srv         *http.Server
 	ln          net.Listener
@@ -59,13 +60,14 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w (is another server using the port? choose another with --http)", c.Config.HTTPAddr, err)
 	}
-	mux := http.NewServeMux()
+	webSrv, err := web.New(c.Files, c.Accounts, c.Web, c.Log, c.Version)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	apiSrv := api.New(c.Files, c.Accounts, c.Auth, c.Log)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		fmt.Fprintf(w, "Coffer is running. The REST API is at %s/ (see %s/openapi.json).\n", api.Prefix, api.Prefix)
-	})
+	// The web page's scripts call the API with the session cookie.
+	apiSrv.SessionAuth = webSrv.SessionPrincipal
 	// The API sees its requests unaltered: ServeMux would "clean" a path with ".." in it
 	// and redirect, where the API refuses it plainly (and audits the attempt).
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +75,7 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 			apiSrv.ServeHTTP(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		webSrv.ServeHTTP(w, r)
 	}))
 	h = hsts(h)
 	srv := &http.Server{
@@ -137,6 +139,11 @@ func (c *Core) Maintain(ctx context.Context, every time.Duration) {
 func (c *Core) maintainOnce(ctx context.Context) {
 	// An upload pending for a day was abandoned by a crash: uploads stream, they do
 	// not pause for a day.
+	if n, err := c.Web.PruneSessions(ctx); err != nil {
+		c.Log.Warn("pruning expired web sessions failed", "err", err)
+	} else if n > 0 {
+		c.Log.Info("removed expired web sessions", "count", n)
+	}
 	if n, err := c.Files.CollectGarbage(ctx, 24*time.Hour); err != nil {
 		c.Log.Warn("garbage collection failed", "err", err)
 	} else if n > 0 {

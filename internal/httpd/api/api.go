@@ -44,6 +44,11 @@ type Server struct {
 	auth     *auth.Service
 	log      *slog.Logger
 	mux      *http.ServeMux
+
+	// SessionAuth, if set, authenticates a request without a bearer token by the web
+	// interface's session cookie (ok is false when there is none). It refuses
+	// cross-origin requests itself.
+	SessionAuth func(r *http.Request) (p auth.Principal, ok bool, err error)
 }
 
 // New returns the API server.
@@ -201,6 +206,16 @@ func (s *Server) authed(h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		const scheme = "Bearer "
 		authz := r.Header.Get("Authorization")
+		if authz == "" && s.SessionAuth != nil {
+			if p, ok, err := s.SessionAuth(r); ok {
+				if err != nil {
+					s.writeError(w, r, err)
+				} else if err := h(w, r, p); err != nil {
+					s.writeError(w, r, err)
+				}
+				return
+			}
+		}
 		if len(authz) < len(scheme) || !strings.EqualFold(authz[:len(scheme)], scheme) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="coffer"`)
 			writeProblem(w, r, http.StatusUnauthorized, "this endpoint needs an API token: send 'Authorization: Bearer TOKEN' (get one with POST "+Prefix+"/tokens and HTTP Basic credentials)")
