@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/testenv"
 )
 
@@ -54,5 +57,52 @@ func TestWholeServer(t *testing.T) {
 	resp, _ = (&http.Client{Transport: e.Client.Transport}).Do(req)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("/api/v1/me with a signed-out cookie: %d", resp.StatusCode)
+	}
+}
+
+// TestAdminPages: an administrator creates a user, who then signs in; the audit log page
+// shows it; a plain user is refused the administration pages.
+func TestAdminPages(t *testing.T) {
+	e := testenv.New(t, testenv.Options{})
+	if _, _, err := e.Core.Accounts.CreateUser(t.Context(), accounts.LocalAdmin("test"), accounts.NewUser{Name: "boss", Password: "password-of-boss", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	newClient := func() *http.Client {
+		return &http.Client{Transport: e.Client.Transport, Jar: &cookieJar{cookies: map[string]*http.Cookie{}},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	signIn := func(c *http.Client, user, pw string) {
+		t.Helper()
+		resp, err := c.PostForm(e.URL+"/login", url.Values{"user": {user}, "password": {pw}})
+		if err != nil || resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in as %s: %v %v", user, resp.StatusCode, err)
+		}
+	}
+	admin := newClient()
+	signIn(admin, "boss", "password-of-boss")
+	resp, _ := admin.PostForm(e.URL+"/admin/users", url.Values{"name": {"<b>newbie</b>"}, "quota_gb": {"1.5"}})
+	if page := body(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "alert error") {
+		t.Fatalf("a user name with markup: %d %s", resp.StatusCode, page)
+	}
+	resp, _ = admin.PostForm(e.URL+"/admin/users", url.Values{"name": {"newbie"}, "quota_gb": {"1.5"}})
+	page := body(t, resp)
+	m := regexp.MustCompile(`shown only now: <span class="mono">([^<]+)</span>`).FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusCreated || m == nil || !strings.Contains(page, "1.5 GB") {
+		t.Fatalf("create user: %d %s", resp.StatusCode, page)
+	}
+	newbie := newClient()
+	signIn(newbie, "newbie", html.UnescapeString(m[1]))
+	resp, _ = newbie.Get(e.URL + "/admin/users")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a plain user on the admin page: %d", resp.StatusCode)
+	}
+	resp, _ = newbie.PostForm(e.URL+"/admin/users", url.Values{"name": {"sneaky"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a plain user creating a user: %d", resp.StatusCode)
+	}
+	resp, _ = admin.Get(e.URL + "/admin/audit?action=user.create")
+	page = body(t, resp)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "newbie") || !strings.Contains(page, "<strong>intact</strong>") {
+		t.Fatalf("audit page: %d %s", resp.StatusCode, page)
 	}
 }

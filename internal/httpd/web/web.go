@@ -51,7 +51,7 @@ type Server struct {
 func New(f *files.Service, a *accounts.Service, s *auth.Web, log *slog.Logger, version string) (*Server, error) {
 	w := &Server{files: f, accounts: a, sessions: s, log: log, version: version, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	funcs := template.FuncMap{}
-	for _, page := range []string{"login", "files", "account"} {
+	for _, page := range []string{"login", "files", "account", "admin"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web template %s: %w", page, err)
@@ -79,6 +79,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /account", s.accountPage)
 	m.HandleFunc("POST /account/2fa/begin", s.beginTOTP)
 	m.HandleFunc("POST /account/2fa/confirm", s.confirmTOTP)
+	m.HandleFunc("GET /admin/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/admin/users", http.StatusSeeOther) })
+	m.HandleFunc("GET /admin/users", s.adminOnly(s.usersPage))
+	m.HandleFunc("POST /admin/users", s.adminOnly(s.createUser))
+	m.HandleFunc("GET /admin/audit", s.adminOnly(s.auditPage))
 }
 
 // ServeHTTP adds the security headers every page gets, and refuses cross-origin

@@ -1,0 +1,104 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/coffer-mft/coffer/internal/accounts"
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/errs"
+)
+
+type userRow struct {
+	Name, Used, Quota, Created string
+	Admin, Disabled            bool
+}
+
+type auditRow struct {
+	Seq                                   int64
+	At, Actor, Action, Path, Result, From string
+	Bytes                                 int64
+}
+
+type adminData struct {
+	Tab, Error, Created, Password string
+	Users                         []userRow
+	Records                       []auditRow
+	Filter                        db.AuditFilter
+	ChainOK                       bool
+	ChainRecords                  int64
+	ChainProblem                  string
+}
+
+// adminOnly is signedIn for administrators; others get a plain refusal.
+func (s *Server) adminOnly(h func(http.ResponseWriter, *http.Request, auth.Principal)) http.HandlerFunc {
+	return s.signedIn(func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+		if !p.Admin {
+			s.render(w, "admin", http.StatusForbidden, page{Title: "Administration", Section: "admin", User: &p}, adminData{Tab: "users", Error: "Only administrators may see this page."})
+			return
+		}
+		h(w, r, p)
+	})
+}
+
+func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	s.renderUsers(w, r, p, adminData{}, http.StatusOK)
+}
+
+func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p auth.Principal, d adminData, code int) {
+	d.Tab = "users"
+	users, err := s.accounts.ListUsers(r.Context(), p, "", 1000)
+	if err != nil && d.Error == "" {
+		d.Error = userMessage(err, "The users cannot be listed.")
+	}
+	for _, u := range users {
+		row := userRow{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, Used: formatBytes(u.UsedBytes), Quota: "unlimited", Created: formatTime(u.Created)}
+		if u.QuotaBytes > 0 {
+			row.Quota = formatBytes(u.QuotaBytes)
+		}
+		d.Users = append(d.Users, row)
+	}
+	s.render(w, "admin", code, page{Title: "Users", Section: "admin", User: &p}, d)
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	nu := accounts.NewUser{Name: r.PostFormValue("name"), Password: r.PostFormValue("password"), Admin: r.PostFormValue("admin") == "on"}
+	if v := r.PostFormValue("quota_gb"); v != "" {
+		gb, err := strconv.ParseFloat(v, 64)
+		if err != nil || gb < 0 || gb > 1e9 {
+			s.renderUsers(w, r, p, adminData{Error: "The quota must be a number of GB, 0 for unlimited."}, http.StatusBadRequest)
+			return
+		}
+		nu.Quota = int64(gb * 1e9)
+	}
+	u, pw, err := s.accounts.CreateUser(r.Context(), p, nu)
+	if err != nil {
+		s.renderUsers(w, r, p, adminData{Error: userMessage(err, "The user could not be created.")}, errStatus(err))
+		return
+	}
+	d := adminData{Created: u.Name}
+	if nu.Password == "" {
+		d.Password = pw
+	}
+	s.renderUsers(w, r, p, d, http.StatusCreated)
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	q := r.URL.Query()
+	d := adminData{Tab: "audit", Filter: db.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), PathPart: q.Get("path")}}
+	recs, err := s.accounts.AuditQuery(r.Context(), p, d.Filter, 200)
+	if err != nil {
+		d.Error = userMessage(err, "The audit log cannot be read.")
+	}
+	for _, rec := range recs {
+		d.Records = append(d.Records, auditRow{Seq: rec.Seq, At: rec.At.UTC().Format("2006-01-02 15:04:05"), Actor: rec.Actor,
+			Action: rec.Action, Path: rec.Path, Result: rec.Result, Bytes: rec.Bytes, From: rec.Protocol + " " + rec.SourceIP})
+	}
+	if rep, err := s.accounts.VerifyAudit(r.Context(), p); err == nil {
+		d.ChainOK, d.ChainRecords, d.ChainProblem = rep.OK(), rep.Records, rep.Problem
+	} else if errs.KindOf(err) != errs.Permission {
+		d.ChainProblem = "could not be checked: " + userMessage(err, "")
+	}
+	s.render(w, "admin", http.StatusOK, page{Title: "Audit log", Section: "admin", User: &p}, d)
+}
