@@ -6,6 +6,7 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
 )
@@ -23,7 +24,9 @@ type auditRow struct {
 
 type adminData struct {
 	Tab, Error, Created, Password string
+	Done                          string
 	Users                         []userRow
+	Folders                       []folderRow
 	Records                       []auditRow
 	Filter                        db.AuditFilter
 	ChainOK                       bool
@@ -64,14 +67,12 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p auth.Prin
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	nu := accounts.NewUser{Name: r.PostFormValue("name"), Password: r.PostFormValue("password"), Admin: r.PostFormValue("admin") == "on"}
-	if v := r.PostFormValue("quota_gb"); v != "" {
-		gb, err := strconv.ParseFloat(v, 64)
-		if err != nil || gb < 0 || gb > 1e9 {
-			s.renderUsers(w, r, p, adminData{Error: "The quota must be a number of GB, 0 for unlimited."}, http.StatusBadRequest)
-			return
-		}
-		nu.Quota = int64(gb * 1e9)
+	quota, ok := parseGB(r.PostFormValue("quota_gb"))
+	if !ok {
+		s.renderUsers(w, r, p, adminData{Error: "The quota must be a number of GB, 0 for unlimited."}, http.StatusBadRequest)
+		return
 	}
+	nu.Quota = quota
 	u, pw, err := s.accounts.CreateUser(r.Context(), p, nu)
 	if err != nil {
 		s.renderUsers(w, r, p, adminData{Error: userMessage(err, "The user could not be created.")}, errStatus(err))
@@ -101,4 +102,97 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p auth.Princi
 		d.ChainProblem = "could not be checked: " + userMessage(err, "")
 	}
 	s.render(w, "admin", http.StatusOK, page{Title: "Audit log", Section: "admin", User: &p}, d)
+}
+
+type folderRow struct {
+	Name, Used, Quota string
+	Grants            []string
+}
+
+func (s *Server) foldersPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	s.renderFolders(w, r, p, adminData{}, http.StatusOK)
+}
+
+func (s *Server) renderFolders(w http.ResponseWriter, r *http.Request, p auth.Principal, d adminData, code int) {
+	d.Tab = "folders"
+	ctx := r.Context()
+	folders, err := s.accounts.ListFolders(ctx, p, "", 1000)
+	if err != nil && d.Error == "" {
+		d.Error = userMessage(err, "The folders cannot be listed.")
+	}
+	for _, f := range folders {
+		row := folderRow{Name: f.Name, Used: formatBytes(f.UsedBytes), Quota: "unlimited"}
+		if f.QuotaBytes > 0 {
+			row.Quota = formatBytes(f.QuotaBytes)
+		}
+		grants, err := s.accounts.ListGrants(ctx, p, f.Name)
+		if err == nil {
+			for _, g := range grants {
+				who := g.UserName
+				if g.GroupName != "" {
+					who = "group " + g.GroupName
+				}
+				row.Grants = append(row.Grants, who+": "+authz.Perm(g.Perms).String())
+			}
+		}
+		d.Folders = append(d.Folders, row)
+	}
+	s.render(w, "admin", code, page{Title: "Shared folders", Section: "admin", User: &p}, d)
+}
+
+// parseGB reads a quota in GB (decimal), 0 for unlimited.
+func parseGB(v string) (int64, bool) {
+	if v == "" {
+		return 0, true
+	}
+	gb, err := strconv.ParseFloat(v, 64)
+	if err != nil || gb < 0 || gb > 1e9 {
+		return 0, false
+	}
+	return int64(gb * 1e9), true
+}
+
+func (s *Server) createFolder(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	quota, ok := parseGB(r.PostFormValue("quota_gb"))
+	if !ok {
+		s.renderFolders(w, r, p, adminData{Error: "The quota must be a number of GB, 0 for unlimited."}, http.StatusBadRequest)
+		return
+	}
+	f, err := s.accounts.CreateFolder(r.Context(), p, r.PostFormValue("name"), quota)
+	if err != nil {
+		s.renderFolders(w, r, p, adminData{Error: userMessage(err, "The folder could not be created.")}, errStatus(err))
+		return
+	}
+	s.renderFolders(w, r, p, adminData{Done: "Folder " + f.Name + " created. Now share it with people or groups."}, http.StatusCreated)
+}
+
+func (s *Server) setGrant(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if err := r.ParseForm(); err != nil {
+		s.renderFolders(w, r, p, adminData{Error: "The form could not be read."}, http.StatusBadRequest)
+		return
+	}
+	who := accounts.Grantee{User: r.PostForm.Get("user"), Group: r.PostForm.Get("group")}
+	if (who.User == "") == (who.Group == "") {
+		s.renderFolders(w, r, p, adminData{Error: "Name either a user or a group."}, http.StatusBadRequest)
+		return
+	}
+	var perm authz.Perm
+	for _, v := range r.PostForm["perm"] {
+		pp, err := authz.ParsePerm(v)
+		if err != nil {
+			s.renderFolders(w, r, p, adminData{Error: err.Error()}, http.StatusBadRequest)
+			return
+		}
+		perm |= pp
+	}
+	folder := r.PostForm.Get("folder")
+	if err := s.accounts.Grant(r.Context(), p, folder, who, perm); err != nil {
+		s.renderFolders(w, r, p, adminData{Error: userMessage(err, "The access could not be changed.")}, errStatus(err))
+		return
+	}
+	msg := who.String() + " may now " + perm.String() + " in " + folder + "."
+	if perm == 0 {
+		msg = who.String() + " no longer has access to " + folder + "."
+	}
+	s.renderFolders(w, r, p, adminData{Done: msg}, http.StatusOK)
 }

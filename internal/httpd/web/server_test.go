@@ -106,3 +106,43 @@ func TestAdminPages(t *testing.T) {
 		t.Fatalf("audit page: %d %s", resp.StatusCode, page)
 	}
 }
+
+// TestShareFolder: an administrator creates a shared folder and gives a colleague access;
+// the colleague finds it in their file browser. The whole "share a folder" path.
+func TestShareFolder(t *testing.T) {
+	e := testenv.New(t, testenv.Options{})
+	if _, _, err := e.Core.Accounts.CreateUser(t.Context(), accounts.LocalAdmin("test"), accounts.NewUser{Name: "boss", Password: "password-of-boss", Admin: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.User(t, "colleague", 0)
+	admin := &http.Client{Transport: e.Client.Transport, Jar: &cookieJar{cookies: map[string]*http.Cookie{}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := admin.PostForm(e.URL+"/login", url.Values{"user": {"boss"}, "password": {"password-of-boss"}}); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %v", err)
+	}
+	resp, _ := admin.PostForm(e.URL+"/admin/folders", url.Values{"name": {"Lab results"}, "quota_gb": {"10"}})
+	if page := body(t, resp); resp.StatusCode != http.StatusCreated || !strings.Contains(page, "Folder Lab results created") {
+		t.Fatalf("create folder: %d %s", resp.StatusCode, page)
+	}
+	resp, _ = admin.PostForm(e.URL+"/admin/grants", url.Values{"folder": {"Lab results"}, "user": {"colleague"}, "perm": {"list", "read", "write"}})
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "colleague: list,read,write") {
+		t.Fatalf("grant: %d %s", resp.StatusCode, page)
+	}
+	resp, _ = admin.PostForm(e.URL+"/admin/grants", url.Values{"folder": {"Lab results"}, "user": {"colleague"}, "group": {"lab"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("grant to a user and a group at once: %d", resp.StatusCode)
+	}
+	colleague := &http.Client{Transport: e.Client.Transport, Jar: &cookieJar{cookies: map[string]*http.Cookie{}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := colleague.PostForm(e.URL+"/login", url.Values{"user": {"colleague"}, "password": {"password-of-colleague"}}); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("colleague sign in: %v", err)
+	}
+	resp, _ = colleague.Get(e.URL + "/files/")
+	if page := body(t, resp); !strings.Contains(page, `href="/files/Lab%20results/"`) || !strings.Contains(page, "(shared folder)") {
+		t.Fatalf("the colleague's files page lacks the shared folder: %s", page)
+	}
+	resp, _ = admin.Get(e.URL + "/admin/audit?action=grant.set")
+	if page := body(t, resp); !strings.Contains(page, "grant.set") {
+		t.Fatalf("the grant is not in the audit log page: %s", page)
+	}
+}

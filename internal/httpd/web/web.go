@@ -83,6 +83,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /admin/users", s.adminOnly(s.usersPage))
 	m.HandleFunc("POST /admin/users", s.adminOnly(s.createUser))
 	m.HandleFunc("GET /admin/audit", s.adminOnly(s.auditPage))
+	m.HandleFunc("GET /admin/folders", s.adminOnly(s.foldersPage))
+	m.HandleFunc("POST /admin/folders", s.adminOnly(s.createFolder))
+	m.HandleFunc("POST /admin/grants", s.adminOnly(s.setGrant))
 }
 
 // ServeHTTP adds the security headers every page gets, and refuses cross-origin
