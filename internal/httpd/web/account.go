@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"rsc.io/qr"
 
@@ -21,6 +23,18 @@ type accountData struct {
 	Enrolment                 *auth.TOTPEnrolment
 	QR                        template.HTML
 	RecoveryCodes             []string
+
+	Done, NewToken string
+	Tokens         []tokenRow
+	Keys           []keyRow
+	Sessions       []sessionRow
+}
+
+type tokenRow struct{ ID, Name, Created, Expires, LastUsed string }
+type keyRow struct{ Fingerprint, Comment, LastUsed string }
+type sessionRow struct {
+	ID, Created, LastSeen, IP, Agent string
+	Current                          bool
 }
 
 // pending returns the session of a request in any sign-in state, or sends the browser to
@@ -53,9 +67,31 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, ws auth.W
 		p := ws.Principal
 		pg.User = &p
 		d.Admin = p.Admin
-		if tf, err := s.accounts.TwoFactor(r.Context(), p, ws.UserName); err == nil {
+		ctx := r.Context()
+		if tf, err := s.accounts.TwoFactor(ctx, p, ws.UserName); err == nil {
 			d.TwoFactor = tf
 			d.EnrolledText = formatTime(tf.Enrolled)
+		}
+		if toks, err := s.accounts.ListTokens(ctx, p, p.Name); err == nil {
+			for _, t := range toks {
+				if !t.Revoked && t.Expires.After(time.Now()) {
+					d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Name: t.Name, Created: formatTime(t.Created), Expires: formatTime(t.Expires), LastUsed: orNever(t.LastUsed)})
+				}
+			}
+		}
+		if keys, err := s.accounts.ListKeys(ctx, p, p.Name); err == nil {
+			for _, k := range keys {
+				d.Keys = append(d.Keys, keyRow{Fingerprint: k.Fingerprint, Comment: k.Comment, LastUsed: orNever(k.LastUsed)})
+			}
+		}
+		if sess, err := s.accounts.ListSessions(ctx, p, p.Name); err == nil {
+			for _, x := range sess {
+				if s.sessions.Expired(x) {
+					continue
+				}
+				d.Sessions = append(d.Sessions, sessionRow{ID: x.ID, Created: formatTime(x.Created), LastSeen: formatTime(x.LastSeen),
+					IP: x.SourceIP, Agent: x.UserAgent, Current: x.ID == ws.ID})
+			}
 		}
 	}
 	s.render(w, "account", code, pg, d)
@@ -151,4 +187,93 @@ func qrSVG(text string) (template.HTML, error) {
 	}
 	b.WriteString(`"/></svg>`)
 	return template.HTML(b.String()), nil
+}
+
+func orNever(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return formatTime(t)
+}
+
+// accountAction serves a form of the account page: it passes the session and its secret, for the account
+// actions that may need the password again.
+func (s *Server) accountAction(h func(w http.ResponseWriter, r *http.Request, secret string, ws auth.WebSession) (accountData, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(CookieName)
+		var ws auth.WebSession
+		if err == nil {
+			ws, err = s.sessions.Session(r.Context(), c.Value, client(r))
+		}
+		if err != nil {
+			http.Redirect(w, r, "/login?next=/account", http.StatusSeeOther)
+			return
+		}
+		d, err := h(w, r, c.Value, ws)
+		code := http.StatusOK
+		if err != nil {
+			d.Error, code = userMessage(err, "That password is not right."), errStatus(err)
+		}
+		if fresh, err := s.sessions.Session(r.Context(), c.Value, client(r)); err == nil {
+			ws = fresh // e.g. just re-authenticated
+		}
+		s.renderAccount(w, r, ws, d, code)
+	}
+}
+
+// reauth checks the password when the form carries one, as sensitive changes need a
+// recent password entry.
+func (s *Server) reauth(r *http.Request, secret string, ws auth.WebSession) error {
+	if s.sessions.RecentlyAuthenticated(ws) {
+		return nil
+	}
+	pw := r.PostFormValue("password")
+	if pw == "" {
+		return errs.E(errs.Permission, "enter your password to confirm it is you")
+	}
+	return s.sessions.ReAuthenticate(r.Context(), secret, pw, client(r))
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request, secret string, ws auth.WebSession) (accountData, error) {
+	if err := s.reauth(r, secret, ws); err != nil {
+		return accountData{}, err
+	}
+	days, err := strconv.Atoi(r.PostFormValue("days"))
+	if err != nil || days < 1 || days > 365 {
+		return accountData{}, errs.E(errs.Invalid, "a token is valid for 1 to 365 days")
+	}
+	tok, _, err := s.accounts.CreateToken(r.Context(), ws.Principal, ws.Principal.Name, r.PostFormValue("name"), time.Duration(days)*24*time.Hour)
+	if err != nil {
+		return accountData{}, err
+	}
+	return accountData{NewToken: tok}, nil
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ string, ws auth.WebSession) (accountData, error) {
+	if err := s.accounts.RevokeToken(r.Context(), ws.Principal, r.PostFormValue("id")); err != nil {
+		return accountData{}, err
+	}
+	return accountData{Done: "The token is revoked."}, nil
+}
+
+func (s *Server) addKey(w http.ResponseWriter, r *http.Request, _ string, ws auth.WebSession) (accountData, error) {
+	k, err := s.accounts.AddKey(r.Context(), ws.Principal, ws.Principal.Name, r.PostFormValue("key"))
+	if err != nil {
+		return accountData{}, err
+	}
+	return accountData{Done: "Key " + k.Fingerprint + " added: it signs you in over SFTP."}, nil
+}
+
+func (s *Server) removeKey(w http.ResponseWriter, r *http.Request, _ string, ws auth.WebSession) (accountData, error) {
+	if err := s.accounts.RemoveKey(r.Context(), ws.Principal, ws.Principal.Name, r.PostFormValue("fingerprint")); err != nil {
+		return accountData{}, err
+	}
+	return accountData{Done: "The key is removed."}, nil
+}
+
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ string, ws auth.WebSession) (accountData, error) {
+	if err := s.accounts.EndSession(r.Context(), ws.Principal, r.PostFormValue("id")); err != nil {
+		return accountData{}, err
+	}
+	return accountData{Done: "That session is signed out."}, nil
 }

@@ -1,12 +1,16 @@
 package web_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/testenv"
@@ -144,5 +148,69 @@ func TestShareFolder(t *testing.T) {
 	resp, _ = admin.Get(e.URL + "/admin/audit?action=grant.set")
 	if page := body(t, resp); !strings.Contains(page, "grant.set") {
 		t.Fatalf("the grant is not in the audit log page: %s", page)
+	}
+}
+
+// TestAccountSelfService: tokens, SSH keys and sessions from the account page.
+func TestAccountSelfService(t *testing.T) {
+	e := testenv.New(t, testenv.Options{})
+	e.User(t, "pat", 0)
+	newClient := func() *http.Client {
+		return &http.Client{Transport: e.Client.Transport, Jar: &cookieJar{cookies: map[string]*http.Cookie{}},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	c, other := newClient(), newClient()
+	for _, cl := range []*http.Client{c, other} {
+		if resp, err := cl.PostForm(e.URL+"/login", url.Values{"user": {"pat"}, "password": {"password-of-pat"}}); err != nil || resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign in: %v", err)
+		}
+	}
+	// A token: shown once, works, then revoked.
+	resp, _ := c.PostForm(e.URL+"/account/tokens", url.Values{"name": {"nightly export"}, "days": {"30"}})
+	page := body(t, resp)
+	m := regexp.MustCompile(`<span class="mono">(coffer_[A-Za-z0-9_]+)</span>`).FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("create token: %d %s", resp.StatusCode, page)
+	}
+	r, b := e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/me", Token: m[1]})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("the new token: %d %s", r.StatusCode, b)
+	}
+	id := regexp.MustCompile(`<td>nightly export</td>.*?name="id" value="([^"]+)"><button type="submit" class="link danger">Revoke`).FindStringSubmatch(page)
+	if id == nil {
+		t.Fatalf("no revoke button: %s", page)
+	}
+	resp, _ = c.PostForm(e.URL+"/account/tokens/revoke", url.Values{"id": {id[1]}})
+	if page := body(t, resp); !strings.Contains(page, "The token is revoked") {
+		t.Fatalf("revoke: %s", page)
+	}
+	if r, _ := e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/me", Token: m[1]}); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a revoked token: %d", r.StatusCode)
+	}
+	// An SSH key, and a hostile one.
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " pat@laptop"
+	resp, _ = c.PostForm(e.URL+"/account/keys", url.Values{"key": {line}})
+	if page := html.UnescapeString(body(t, resp)); !strings.Contains(page, ssh.FingerprintSHA256(signer.PublicKey())) || !strings.Contains(page, "pat@laptop") {
+		t.Fatalf("add key: %s", page)
+	}
+	resp, _ = c.PostForm(e.URL+"/account/keys", url.Values{"key": {`command="rm -rf /" ` + line}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a key with options: %d", resp.StatusCode)
+	}
+	// Sessions: two; end the other browser's.
+	resp, _ = c.Get(e.URL + "/account")
+	page = body(t, resp)
+	ids := regexp.MustCompile(`action="/account/sessions/end"><input type="hidden" name="id" value="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(ids) != 1 || !strings.Contains(page, "this browser") {
+		t.Fatalf("sessions on the account page: %s", page)
+	}
+	resp, _ = c.PostForm(e.URL+"/account/sessions/end", url.Values{"id": {ids[0][1]}})
+	if page := body(t, resp); !strings.Contains(page, "That session is signed out") {
+		t.Fatalf("end session: %s", page)
+	}
+	if resp, _ := other.Get(e.URL + "/files/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the ended session still works: %d", resp.StatusCode)
 	}
 }
