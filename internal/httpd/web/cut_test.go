@@ -1,0 +1,163 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/testenv"
+)
+
+// cutter is a TCP proxy in front of the server whose connections the test can cut, as a
+// network failure or a closed laptop lid does. Uploads through it are slowed down so that
+// a cut lands in the middle of one.
+type cutter struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	cuts   int
+}
+
+func newCutter(t *testing.T, target string) *cutter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{ln: ln, target: target}
+	go c.serve()
+	t.Cleanup(func() { ln.Close(); c.cut() })
+	return c
+}
+
+func (c *cutter) serve() {
+	for {
+		in, err := c.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", c.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		c.mu.Lock()
+		c.conns = append(c.conns, in, out)
+		c.mu.Unlock()
+		go func() { slowCopy(out, in); out.Close() }()
+		go func() { io.Copy(in, out); in.Close() }()
+	}
+}
+
+// slowCopy copies at about 16 MB/s.
+func slowCopy(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+			time.Sleep(time.Duration(n) * time.Second / (16 << 20))
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// cut closes every connection open now.
+func (c *cutter) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.conns = nil
+	c.cuts++
+}
+
+// TestBrowserResumesAfterCut uploads 50 MiB from Chromium, cuts the network half way,
+// and checks that the page resumes by itself to a file with the right SHA-256.
+func TestBrowserResumesAfterCut(t *testing.T) {
+	ctx := browser(t)
+	e := testenv.New(t, testenv.Options{})
+	e.User(t, "tech", 0)
+	proxy := newCutter(t, e.URL[len("https://"):])
+	base := "https://" + proxy.ln.Addr().String()
+
+	data := make([]byte, 50<<20)
+	rand.Read(data)
+	local := filepath.Join(t.TempDir(), "scan.raw")
+	if err := os.WriteFile(local, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), "tech"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "password-of-tech"),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#listing`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]:not([webkitdirectory])`), []string{local}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the progress bar to pass a third, then cut.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(document.querySelector(".upload progress") || {value: 0}).value`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v > 33 {
+			break
+		}
+		if v >= 100 || time.Now().After(deadline) {
+			t.Fatalf("progress %.0f%%: could not cut half way", v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if os.Getenv("COFFER_SCREENSHOTS") != "" {
+		shot(t, ctx, "upload-progress.png")
+	}
+	proxy.cut()
+	// The page retries on its own and the file appears when it is complete.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`tr[data-name="scan.raw"]`))); err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#uploads`)))
+		t.Fatalf("the upload did not complete after the cut: %v (%s)", err, msg)
+	}
+	u, err := e.Core.DB.Q().UserByName(context.Background(), "tech")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.Core.Files.Stat(context.Background(), auth.Principal{UserID: u.ID, Name: u.Name}, "/scan.raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(data); st.Size != int64(len(data)) || !bytes.Equal(st.SHA256, sum[:]) {
+		t.Fatalf("after the cut and resume the file has %d bytes and another SHA-256", st.Size)
+	}
+	// It was resumed, not sent again from the start: the audit record says where.
+	recs, err := e.Core.DB.Q().AuditQuery(context.Background(), db.AuditFilter{Actor: "tech", Action: "file.upload"}, 5)
+	if err != nil || len(recs) == 0 || recs[0].Result != "ok" || !strings.Contains(recs[0].Detail, "resumed at byte") {
+		t.Errorf("the completion is not recorded as resumed: %+v, %v", recs, err)
+	}
+	if proxy.cuts == 0 {
+		t.Error("the connection was never cut")
+	}
+}
