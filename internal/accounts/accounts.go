@@ -192,17 +192,35 @@ type UserUpdate struct {
 	PasswordLogin *bool // false: the user signs in with SSH keys (and API tokens) only
 }
 
-// UpdateUser changes an account. The last enabled administrator can be neither disabled
+// UpdateUser changes an account (administrators only). The last enabled administrator can be neither disabled
 // nor demoted, so that the server never loses its last administrator. A new password,
 // disabling the account or forbidding password sign-in ends all the user's web sessions.
 func (s *Service) UpdateUser(ctx context.Context, actor auth.Principal, name string, up UserUpdate) (db.User, error) {
+	return s.updateUser(ctx, actor, name, up, true)
+}
+
+// ChangeOwnPassword sets the actor's own password. The caller must have checked the
+// current one (the web page does, with auth.Web.ReAuthenticate); it is not offered to API
+// tokens, so that a stolen token cannot take the account over. All the user's web
+// sessions end.
+func (s *Service) ChangeOwnPassword(ctx context.Context, actor auth.Principal, password string) error {
+	if actor.UserID == 0 || actor.Name == "" {
+		return errs.E(errs.Op("accounts.ChangeOwnPassword"), errs.Permission, "only a signed-in user can change their password")
+	}
+	_, err := s.updateUser(ctx, actor, actor.Name, UserUpdate{Password: &password}, false)
+	return err
+}
+
+func (s *Service) updateUser(ctx context.Context, actor auth.Principal, name string, up UserUpdate, needAdmin bool) (db.User, error) {
 	const op = errs.Op("accounts.UpdateUser")
 	action := audit.ActUserUpdate
 	if up.Password != nil && up.Admin == nil && up.Disabled == nil && up.Quota == nil && up.PasswordLogin == nil {
 		action = audit.ActUserPassword
 	}
-	if err := s.admin(ctx, actor, action, name); err != nil {
-		return db.User{}, errs.E(op, err)
+	if needAdmin {
+		if err := s.admin(ctx, actor, action, name); err != nil {
+			return db.User{}, errs.E(op, err)
+		}
 	}
 	var hash string
 	if up.Password != nil {

@@ -69,6 +69,21 @@ func TestAccounts(t *testing.T) {
 		if denied != 2 {
 			t.Fatalf("denials audited: %d, want 2", denied)
 		}
+		// A user may change their own password (ChangeOwnPassword), but not through
+		// UpdateUser, which an API token reaches, and not anyone else's.
+		newPw := "a much better passphrase 42"
+		if _, err := s.UpdateUser(ctx, asAlice, "alice", accounts.UserUpdate{Password: &newPw}); !errs.Is(errs.Permission, err) {
+			t.Fatalf("alice changed her password through UpdateUser: %v", err)
+		}
+		if err := s.ChangeOwnPassword(ctx, asAlice, newPw); err != nil {
+			t.Fatalf("alice changing her own password: %v", err)
+		}
+		if err := s.ChangeOwnPassword(ctx, asAlice, "short"); !errs.Is(errs.Invalid, err) {
+			t.Fatalf("a weak new password: %v", err)
+		}
+		if recs, _ := d.Q().AuditQuery(ctx, db.AuditFilter{Actor: "alice", Action: audit.ActUserPassword}, 10); len(recs) < 2 || recs[len(recs)-1].Result != audit.Denied {
+			t.Fatalf("password changes audited as %+v", recs)
+		}
 		// The last enabled administrator can be neither disabled nor demoted.
 		yes, no := true, false
 		if _, err := s.UpdateUser(ctx, asAdmin, "admin", accounts.UserUpdate{Disabled: &yes}); !errs.Is(errs.Conflict, err) {

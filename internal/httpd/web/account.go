@@ -277,3 +277,34 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ string, ws
 	}
 	return accountData{Done: "That session is signed out."}, nil
 }
+
+// changePassword checks the current password (always: this is the change a thief would
+// make first) and sets the new one. Every session of the user ends with it, this one
+// too, so the browser goes to the sign-in page.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	c, err := r.Cookie(CookieName)
+	var ws auth.WebSession
+	if err == nil {
+		ws, err = s.sessions.Session(r.Context(), c.Value, client(r))
+	}
+	if err != nil {
+		http.Redirect(w, r, "/login?next=/account", http.StatusSeeOther)
+		return
+	}
+	newPw := r.PostFormValue("new")
+	if newPw != r.PostFormValue("confirm") {
+		s.renderAccount(w, r, ws, accountData{Error: "The two new passwords differ."}, http.StatusBadRequest)
+		return
+	}
+	if err := s.sessions.ReAuthenticate(r.Context(), c.Value, r.PostFormValue("current"), client(r)); err != nil {
+		s.renderAccount(w, r, ws, accountData{Error: userMessage(err, "The current password is not right.")}, errStatus(err))
+		return
+	}
+	if err := s.accounts.ChangeOwnPassword(r.Context(), ws.Principal, newPw); err != nil {
+		s.renderAccount(w, r, ws, accountData{Error: userMessage(err, "The password could not be changed.")}, errStatus(err))
+		return
+	}
+	s.setCookie(w, "", -1)
+	s.render(w, "login", http.StatusOK, page{Title: "Sign in", Flash: "Your password is changed, and every session signed out. Sign in with the new password.", FlashKind: "ok"},
+		loginData{Step: "password", Name: ws.Principal.Name, Next: "/files/"})
+}

@@ -214,3 +214,37 @@ func TestAccountSelfService(t *testing.T) {
 		t.Fatalf("the ended session still works: %d", resp.StatusCode)
 	}
 }
+
+// TestChangePassword: the current password is required; afterwards every session of the
+// user is gone and only the new password signs in.
+func TestChangePassword(t *testing.T) {
+	e := testenv.New(t, testenv.Options{})
+	e.User(t, "kim", 0)
+	c := &http.Client{Transport: e.Client.Transport, Jar: &cookieJar{cookies: map[string]*http.Cookie{}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := c.PostForm(e.URL+"/login", url.Values{"user": {"kim"}, "password": {"password-of-kim"}}); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %v", err)
+	}
+	newPw := "correct horse battery staple"
+	resp, _ := c.PostForm(e.URL+"/account/password", url.Values{"current": {"wrong"}, "new": {newPw}, "confirm": {newPw}})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a wrong current password: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(e.URL+"/account/password", url.Values{"current": {"password-of-kim"}, "new": {newPw}, "confirm": {newPw + "x"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("different new passwords: %d", resp.StatusCode)
+	}
+	resp, _ = c.PostForm(e.URL+"/account/password", url.Values{"current": {"password-of-kim"}, "new": {newPw}, "confirm": {newPw}})
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "Your password is changed") {
+		t.Fatalf("change: %d %s", resp.StatusCode, page)
+	}
+	if resp, _ := c.Get(e.URL + "/files/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the session survived the password change: %d", resp.StatusCode)
+	}
+	if resp, _ := c.PostForm(e.URL+"/login", url.Values{"user": {"kim"}, "password": {"password-of-kim"}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the old password still signs in: %d", resp.StatusCode)
+	}
+	if resp, _ := c.PostForm(e.URL+"/login", url.Values{"user": {"kim"}, "password": {newPw}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the new password does not sign in: %d", resp.StatusCode)
+	}
+}

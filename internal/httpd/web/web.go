@@ -79,6 +79,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /account", s.accountPage)
 	m.HandleFunc("POST /account/2fa/begin", s.beginTOTP)
 	m.HandleFunc("POST /account/2fa/confirm", s.confirmTOTP)
+	m.HandleFunc("POST /account/password", s.changePassword)
 	m.HandleFunc("POST /account/tokens", s.accountAction(s.createToken))
 	m.HandleFunc("POST /account/tokens/revoke", s.accountAction(s.revokeToken))
 	m.HandleFunc("POST /account/keys", s.accountAction(s.addKey))
