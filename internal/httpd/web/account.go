@@ -196,25 +196,34 @@ func orNever(t time.Time) string {
 	return formatTime(t)
 }
 
-// accountAction serves a form of the account page: it passes the session and its secret, for the account
-// actions that may need the password again.
+// complete returns the signed-in session of a request and its secret, or sends the
+// browser to sign in.
+func (s *Server) complete(w http.ResponseWriter, r *http.Request) (secret string, ws auth.WebSession, ok bool) {
+	c, err := r.Cookie(CookieName)
+	if err == nil {
+		ws, err = s.sessions.Session(r.Context(), c.Value, client(r))
+	}
+	if err != nil {
+		http.Redirect(w, r, "/login?next=/account", http.StatusSeeOther)
+		return "", ws, false
+	}
+	return c.Value, ws, true
+}
+
+// accountAction serves a form of the account page: it passes the session and its
+// secret, for the account actions that may need the password again.
 func (s *Server) accountAction(h func(w http.ResponseWriter, r *http.Request, secret string, ws auth.WebSession) (accountData, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(CookieName)
-		var ws auth.WebSession
-		if err == nil {
-			ws, err = s.sessions.Session(r.Context(), c.Value, client(r))
-		}
-		if err != nil {
-			http.Redirect(w, r, "/login?next=/account", http.StatusSeeOther)
+		secret, ws, ok := s.complete(w, r)
+		if !ok {
 			return
 		}
-		d, err := h(w, r, c.Value, ws)
+		d, err := h(w, r, secret, ws)
 		code := http.StatusOK
 		if err != nil {
 			d.Error, code = userMessage(err, "That password is not right."), errStatus(err)
 		}
-		if fresh, err := s.sessions.Session(r.Context(), c.Value, client(r)); err == nil {
+		if fresh, err := s.sessions.Session(r.Context(), secret, client(r)); err == nil {
 			ws = fresh // e.g. just re-authenticated
 		}
 		s.renderAccount(w, r, ws, d, code)
@@ -282,13 +291,8 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ string, ws
 // make first) and sets the new one. Every session of the user ends with it, this one
 // too, so the browser goes to the sign-in page.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
-	c, err := r.Cookie(CookieName)
-	var ws auth.WebSession
-	if err == nil {
-		ws, err = s.sessions.Session(r.Context(), c.Value, client(r))
-	}
-	if err != nil {
-		http.Redirect(w, r, "/login?next=/account", http.StatusSeeOther)
+	secret, ws, ok := s.complete(w, r)
+	if !ok {
 		return
 	}
 	newPw := r.PostFormValue("new")
@@ -296,7 +300,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, ws, accountData{Error: "The two new passwords differ."}, http.StatusBadRequest)
 		return
 	}
-	if err := s.sessions.ReAuthenticate(r.Context(), c.Value, r.PostFormValue("current"), client(r)); err != nil {
+	if err := s.sessions.ReAuthenticate(r.Context(), secret, r.PostFormValue("current"), client(r)); err != nil {
 		s.renderAccount(w, r, ws, accountData{Error: userMessage(err, "The current password is not right.")}, errStatus(err))
 		return
 	}
