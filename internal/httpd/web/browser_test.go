@@ -18,9 +18,10 @@ import (
 	"github.com/coffer-mft/coffer/internal/testenv"
 )
 
-// browser starts headless Chromium for a test, or skips it when there is none (CI sets
-// COFFER_TEST_REQUIRE_BROWSER=1 to fail instead).
-func browser(t *testing.T) context.Context {
+// browser starts headless Chromium for a test, which must finish within limit (the race
+// detector makes the server several times slower), or skips it when there is no
+// Chromium (CI sets COFFER_TEST_REQUIRE_BROWSER=1 to fail instead).
+func browser(t *testing.T, limit time.Duration) context.Context {
 	t.Helper()
 	path := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -44,7 +45,7 @@ func browser(t *testing.T) context.Context {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelC := context.WithTimeout(ctx, limit)
 	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
 	return ctx
 }
@@ -69,7 +70,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 // TestBrowserUpload signs in with Chromium, uploads a file with the upload button (our
 // tus client), finds it listed and stored intact, and shows a hostile name as text.
 func TestBrowserUpload(t *testing.T) {
-	ctx := browser(t)
+	ctx := browser(t, 2*time.Minute)
 	e := testenv.New(t, testenv.Options{})
 	e.User(t, "tech", 0)
 	u, err := e.Core.DB.Q().UserByName(context.Background(), "tech")

@@ -94,7 +94,7 @@ func (c *cutter) cut() {
 // TestBrowserResumesAfterCut uploads 50 MiB from Chromium, cuts the network half way,
 // and checks that the page resumes by itself to a file with the right SHA-256.
 func TestBrowserResumesAfterCut(t *testing.T) {
-	ctx := browser(t)
+	ctx := browser(t, 6*time.Minute)
 	e := testenv.New(t, testenv.Options{})
 	e.User(t, "tech", 0)
 	proxy := newCutter(t, e.URL[len("https://"):])
@@ -118,7 +118,7 @@ func TestBrowserResumesAfterCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait for the progress bar to pass a third, then cut.
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(document.querySelector(".upload progress") || {value: 0}).value`))
 		if err != nil {
