@@ -146,7 +146,7 @@ func userMessage(err error, fallback string) string {
 	switch errs.KindOf(err) {
 	case errs.Unauthenticated:
 		return fallback
-	case errs.Locked, errs.Permission, errs.Conflict, errs.Invalid:
+	case errs.Locked, errs.Permission, errs.Conflict, errs.Invalid, errs.NotFound, errs.Exist:
 		return errs.Detail(err)
 	}
 	return "That did not work because of a problem on the server; try again later or tell your administrator."
@@ -160,8 +160,10 @@ func errStatus(err error) int {
 		return http.StatusTooManyRequests
 	case errs.Permission:
 		return http.StatusForbidden
-	case errs.Conflict:
+	case errs.Conflict, errs.Exist:
 		return http.StatusConflict
+	case errs.NotFound:
+		return http.StatusNotFound
 	case errs.Invalid:
 		return http.StatusBadRequest
 	}

@@ -196,3 +196,25 @@ func (s *Server) setGrant(w http.ResponseWriter, r *http.Request, p auth.Princip
 	}
 	s.renderFolders(w, r, p, adminData{Done: msg}, http.StatusOK)
 }
+
+func (s *Server) setUserState(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	name, disable := r.PostFormValue("name"), r.PostFormValue("disabled") == "on"
+	if _, err := s.accounts.UpdateUser(r.Context(), p, name, accounts.UserUpdate{Disabled: &disable}); err != nil {
+		s.renderUsers(w, r, p, adminData{Error: userMessage(err, "The user could not be changed.")}, errStatus(err))
+		return
+	}
+	msg := name + " is enabled again."
+	if disable {
+		msg = name + " is disabled: they cannot sign in, and their sessions and tokens stop working."
+	}
+	s.renderUsers(w, r, p, adminData{Done: msg}, http.StatusOK)
+}
+
+func (s *Server) resetTOTP(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	name := r.PostFormValue("name")
+	if err := s.accounts.ResetTOTP(r.Context(), p, name); err != nil {
+		s.renderUsers(w, r, p, adminData{Error: userMessage(err, "Two-step verification could not be reset.")}, errStatus(err))
+		return
+	}
+	s.renderUsers(w, r, p, adminData{Done: "Two-step verification of " + name + " is reset: they set it up again at their next sign-in if it is required."}, http.StatusOK)
+}

@@ -104,6 +104,26 @@ func TestAdminPages(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a plain user creating a user: %d", resp.StatusCode)
 	}
+	// Disable the new user: their session stops; enable again.
+	resp, _ = admin.PostForm(e.URL+"/admin/users/state", url.Values{"name": {"newbie"}, "disabled": {"on"}})
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "newbie is disabled") {
+		t.Fatalf("disable: %d %s", resp.StatusCode, page)
+	}
+	if resp, _ := newbie.Get(e.URL + "/files/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a disabled user's session still works: %d", resp.StatusCode)
+	}
+	resp, _ = admin.PostForm(e.URL+"/admin/users/state", url.Values{"name": {"newbie"}, "disabled": {"off"}})
+	if page := body(t, resp); !strings.Contains(page, "newbie is enabled again") {
+		t.Fatalf("enable: %s", page)
+	}
+	resp, _ = admin.PostForm(e.URL+"/admin/users/state", url.Values{"name": {"nobody"}, "disabled": {"on"}})
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("disabling a user who does not exist: %d", resp.StatusCode)
+	}
+	resp, _ = admin.PostForm(e.URL+"/admin/users/reset-2fa", url.Values{"name": {"newbie"}})
+	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "is reset") {
+		t.Fatalf("reset 2FA: %d %s", resp.StatusCode, page)
+	}
 	resp, _ = admin.Get(e.URL + "/admin/audit?action=user.create")
 	page = body(t, resp)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "newbie") || !strings.Contains(page, "<strong>intact</strong>") {

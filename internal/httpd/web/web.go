@@ -88,6 +88,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /admin/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/admin/users", http.StatusSeeOther) })
 	m.HandleFunc("GET /admin/users", s.adminOnly(s.usersPage))
 	m.HandleFunc("POST /admin/users", s.adminOnly(s.createUser))
+	m.HandleFunc("POST /admin/users/state", s.adminOnly(s.setUserState))
+	m.HandleFunc("POST /admin/users/reset-2fa", s.adminOnly(s.resetTOTP))
 	m.HandleFunc("GET /admin/audit", s.adminOnly(s.auditPage))
 	m.HandleFunc("GET /admin/folders", s.adminOnly(s.foldersPage))
 	m.HandleFunc("POST /admin/folders", s.adminOnly(s.createFolder))
