@@ -94,6 +94,12 @@ func (c *cutter) cut() {
 // TestBrowserResumesAfterCut uploads 50 MiB from Chromium, cuts the network half way,
 // and checks that the page resumes by itself to a file with the right SHA-256.
 func TestBrowserResumesAfterCut(t *testing.T) {
+	if raceEnabled {
+		// In the race-detector run of every package at once, this test twice outlived its
+		// time in CI with Chromium gone (18 s alone). .ci/run runs it in a step of its
+		// own, without -race, until that is understood.
+		t.Skip("runs without -race (.ci/run has a step for it)")
+	}
 	ctx := browser(t, 6*time.Minute)
 	e := testenv.New(t, testenv.Options{})
 	e.User(t, "tech", 0)
