@@ -69,36 +69,14 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, path string, r i
 }
 
 func (s *Service) create(ctx context.Context, p auth.Principal, path string, r io.Reader, opt CreateOptions) (Entry, error) {
-	v, l, err := s.begin(ctx, p, path)
-	if err != nil {
-		return Entry{}, err
-	}
-	if l.isRoot() || l.isMount() {
-		return Entry{}, errs.E(errs.IsDir, errs.Path(l.path), "cannot write a file over a folder")
-	}
-	if !v.allowed(l, authz.Write) {
-		return Entry{}, denied("", v, l, "upload")
-	}
 	if !opt.Resume && opt.uploadID == "" && opt.Offset != 0 || opt.Offset < 0 {
 		return Entry{}, errs.E(errs.Invalid, fmt.Sprintf("an upload cannot start at byte %d unless it resumes a partial upload", opt.Offset))
 	}
-	if opt.SHA256 != nil && len(opt.SHA256) != sha256.Size {
-		return Entry{}, errs.E(errs.Invalid, "the SHA-256 digest must be 32 bytes")
+	v, l, replaced, err := s.writable(ctx, p, path, opt.SHA256, opt.Parents)
+	if err != nil {
+		return Entry{}, err
 	}
 	q := s.db.Q()
-	// Fail early, before reading the body, on what we can already see.
-	var replaced int64 // the size of the file this one replaces
-	if existing, err := s.lookup(ctx, q, l.folder.ID, l.rel); err == nil && existing.IsDir {
-		return Entry{}, errs.E(errs.IsDir, errs.Path(l.path), "a directory of that name exists")
-	} else if err == nil {
-		replaced = existing.Size
-	} else if !errs.Is(errs.NotFound, err) {
-		return Entry{}, err
-	} else if !opt.Parents && len(l.rel) > 1 {
-		if _, err := s.walk(ctx, q, l.folder.ID, l.rel, false, time.Time{}); err != nil {
-			return Entry{}, err
-		}
-	}
 	var resumed *db.Upload
 	if opt.Resume || opt.uploadID != "" {
 		u, err := s.leasePartial(ctx, p, l, opt)
@@ -258,6 +236,41 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	}
 	s.collect(ctx, garbage)
 	return out, nil
+}
+
+// writable resolves the path of an upload and fails early, before any content is read,
+// on what can be seen already: no write permission, a folder or directory there, a
+// missing parent (without parents), a malformed digest. replaced is the size of the file
+// the upload would replace.
+func (s *Service) writable(ctx context.Context, p auth.Principal, path string, sum []byte, parents bool) (v view, l loc, replaced int64, err error) {
+	v, l, err = s.begin(ctx, p, path)
+	if err != nil {
+		return view{}, loc{}, 0, err
+	}
+	if l.isRoot() || l.isMount() {
+		return view{}, loc{}, 0, errs.E(errs.IsDir, errs.Path(l.path), "cannot write a file over a folder")
+	}
+	if !v.allowed(l, authz.Write) {
+		return view{}, loc{}, 0, denied("", v, l, "upload")
+	}
+	if sum != nil && len(sum) != sha256.Size {
+		return view{}, loc{}, 0, errs.E(errs.Invalid, "the SHA-256 digest must be 32 bytes")
+	}
+	q := s.db.Q()
+	existing, err := s.lookup(ctx, q, l.folder.ID, l.rel)
+	switch {
+	case err == nil && existing.IsDir:
+		return view{}, loc{}, 0, errs.E(errs.IsDir, errs.Path(l.path), "a directory of that name exists")
+	case err == nil:
+		return v, l, existing.Size, nil
+	case !errs.Is(errs.NotFound, err):
+		return view{}, loc{}, 0, err
+	case !parents && len(l.rel) > 1:
+		if _, err := s.walk(ctx, q, l.folder.ID, l.rel, false, time.Time{}); err != nil {
+			return view{}, loc{}, 0, err
+		}
+	}
+	return v, l, 0, nil
 }
 
 // staged is an upload being stored: its blob writer, the age header, the encrypting

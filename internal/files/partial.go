@@ -13,7 +13,6 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
-	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/blob"
 	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
@@ -131,35 +130,14 @@ func (s *Service) StartUpload(ctx context.Context, p auth.Principal, path string
 }
 
 func (s *Service) startUpload(ctx context.Context, p auth.Principal, path string, opt StartOptions) (Partial, error) {
-	v, l, err := s.begin(ctx, p, path)
-	if err != nil {
-		return Partial{}, err
-	}
-	if l.isRoot() || l.isMount() {
-		return Partial{}, errs.E(errs.IsDir, errs.Path(l.path), "cannot write a file over a folder")
-	}
-	if !v.allowed(l, authz.Write) {
-		return Partial{}, denied("", v, l, "upload")
-	}
-	if opt.SHA256 != nil && len(opt.SHA256) != sha256.Size {
-		return Partial{}, errs.E(errs.Invalid, "the SHA-256 digest must be 32 bytes")
-	}
 	if opt.Length < -1 {
 		return Partial{}, errs.E(errs.Invalid, "the length must be -1 (unknown) or more")
 	}
-	q := s.db.Q()
-	var replaced int64
-	if existing, err := s.lookup(ctx, q, l.folder.ID, l.rel); err == nil && existing.IsDir {
-		return Partial{}, errs.E(errs.IsDir, errs.Path(l.path), "a directory of that name exists")
-	} else if err == nil {
-		replaced = existing.Size
-	} else if !errs.Is(errs.NotFound, err) {
+	_, l, replaced, err := s.writable(ctx, p, path, opt.SHA256, opt.Parents)
+	if err != nil {
 		return Partial{}, err
-	} else if !opt.Parents && len(l.rel) > 1 {
-		if _, err := s.walk(ctx, q, l.folder.ID, l.rel, false, time.Time{}); err != nil {
-			return Partial{}, err
-		}
 	}
+	q := s.db.Q()
 	f, err := q.FolderByID(ctx, l.folder.ID)
 	if err != nil {
 		return Partial{}, err
