@@ -192,11 +192,7 @@ func (s *Service) ListSessions(ctx context.Context, actor auth.Principal, user s
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
-	out := make([]auth.WebSession, len(rows))
-	for i, r := range rows {
-		out[i] = auth.SessionInfo(r)
-	}
-	return out, nil
+	return sessionInfos(rows), nil
 }
 
 // EndSession ends the web session with public id id: one's own, or anyone's for an

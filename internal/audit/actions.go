@@ -49,6 +49,11 @@ const (
 	ActUploadStart = "upload.start" // an upload in pieces was created
 )
 
+// Actions added with the web administration pages.
+const (
+	ActAuditExport = "audit.export" // an administrator downloaded audit records; Detail says which
+)
+
 // Actions added with web sign-in (docs/web-auth.md). A completed sign-in is ActLogin with
 // the method in Detail ("password", "password+totp", "password+recovery code"); a wrong
 // second factor is ActLogin denied, and counts toward the same lockout as a wrong password.

@@ -39,7 +39,8 @@ type AuditFilter struct {
 	PathPart  string // substring of path
 	Since     time.Time
 	Until     time.Time
-	BeforeSeq int64 // only records with seq below this (0 = no bound): the cursor
+	BeforeSeq int64 // only records with seq below this (0 = no bound): the cursor of AuditQuery
+	AfterSeq  int64 // only records with seq above this: the cursor of AuditQueryOldestFirst
 }
 
 const auditColumns = `seq, at, actor, source_ip, protocol, action, path, target, bytes, result, detail, prev_hash, hash, key_id, mac`
@@ -54,6 +55,7 @@ const (
 	qInsertAudit   = `INSERT INTO audit_log (` + auditColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 	qAuditAfter    = `SELECT ` + auditColumns + ` FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`
 	qAuditQuery    = `SELECT ` + auditColumns + ` FROM audit_log WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR path LIKE '%' || $3 || '%') AND at >= $4 AND at <= $5 AND seq < $6 ORDER BY seq DESC LIMIT $7`
+	qAuditQueryAsc = `SELECT ` + auditColumns + ` FROM audit_log WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) AND ($3 = '' OR path LIKE '%' || $3 || '%') AND at >= $4 AND at <= $5 AND seq > $6 ORDER BY seq LIMIT $7`
 )
 
 // LockAuditHead returns the chain head, locking it for the rest of the transaction.
@@ -125,4 +127,14 @@ func (q Q) AuditQuery(ctx context.Context, f AuditFilter, limit int) ([]AuditRec
 		before = 1<<63 - 1
 	}
 	return q.auditRecords(ctx, qAuditQuery, f.Actor, f.Action, f.PathPart, micro(f.Since), until, before, limit)
+}
+
+// AuditQueryOldestFirst returns up to limit records matching f with seq above
+// f.AfterSeq, oldest first (f.BeforeSeq is ignored): for exports.
+func (q Q) AuditQueryOldestFirst(ctx context.Context, f AuditFilter, limit int) ([]AuditRecord, error) {
+	until := micro(f.Until)
+	if until == 0 {
+		until = 1<<63 - 1
+	}
+	return q.auditRecords(ctx, qAuditQueryAsc, f.Actor, f.Action, f.PathPart, micro(f.Since), until, f.AfterSeq, limit)
 }

@@ -32,6 +32,7 @@ const (
 	qWebSessionBySecret     = `SELECT ` + webSessionColumns + ` FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.secret_hash = $1`
 	qWebSessionByID         = `SELECT ` + webSessionColumns + ` FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1`
 	qUserWebSessions        = `SELECT ` + webSessionColumns + ` FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.user_id = $1 ORDER BY s.created, s.id`
+	qLiveWebSessions        = `SELECT ` + webSessionColumns + ` FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.expires > $1 AND s.last_seen + s.idle_timeout > $1 ORDER BY s.last_seen DESC, s.id LIMIT $2`
 	qTouchWebSession        = `UPDATE web_sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2`
 	qAdvanceWebSession      = `UPDATE web_sessions SET state = $3, secret_hash = $4, method = $5, expires = $6, idle_timeout = $7, last_seen = $8 WHERE id = $1 AND state = $2`
 	qReauthWebSession       = `UPDATE web_sessions SET authenticated_at = $2, last_seen = $2 WHERE id = $1`
@@ -80,7 +81,17 @@ func (q Q) WebSessionByID(ctx context.Context, id string) (WebSession, error) {
 // UserWebSessions lists a user's sessions, oldest first, expired ones included until
 // they are pruned.
 func (q Q) UserWebSessions(ctx context.Context, userID int64) ([]WebSession, error) {
-	rows, err := q.q.QueryContext(ctx, qUserWebSessions, userID)
+	return q.webSessions(ctx, qUserWebSessions, userID)
+}
+
+// LiveWebSessions lists up to limit sessions of all users that have expired neither
+// absolutely nor by idleness at now, most recently seen first.
+func (q Q) LiveWebSessions(ctx context.Context, now time.Time, limit int) ([]WebSession, error) {
+	return q.webSessions(ctx, qLiveWebSessions, micro(now), limit)
+}
+
+func (q Q) webSessions(ctx context.Context, query string, args ...any) ([]WebSession, error) {
+	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, q.d.classify(err)
 	}

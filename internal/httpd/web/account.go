@@ -33,8 +33,8 @@ type accountData struct {
 type tokenRow struct{ ID, Name, Created, Expires, LastUsed string }
 type keyRow struct{ Fingerprint, Comment, LastUsed string }
 type sessionRow struct {
-	ID, Created, LastSeen, IP, Agent string
-	Current                          bool
+	ID, User, Method, Created, LastSeen, IP, Agent string
+	Current                                        bool // the session of the browser that asks
 }
 
 // pending returns the session of a request in any sign-in state, or sends the browser to
@@ -85,13 +85,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, ws auth.W
 			}
 		}
 		if sess, err := s.accounts.ListSessions(ctx, p, p.Name); err == nil {
-			for _, x := range sess {
-				if s.sessions.Expired(x) {
-					continue
-				}
-				d.Sessions = append(d.Sessions, sessionRow{ID: x.ID, Created: formatTime(x.Created), LastSeen: formatTime(x.LastSeen),
-					IP: x.SourceIP, Agent: x.UserAgent, Current: x.ID == ws.ID})
-			}
+			d.Sessions = s.sessionRows(sess, ws.ID)
 		}
 	}
 	s.render(w, "account", code, pg, d)

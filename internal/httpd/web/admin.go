@@ -8,7 +8,6 @@ import (
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/db"
-	"github.com/coffer-mft/coffer/internal/errs"
 )
 
 type userRow struct {
@@ -26,9 +25,18 @@ type adminData struct {
 	Tab, Error, Created, Password string
 	Done                          string
 	Users                         []userRow
+	Require2FAAll                 bool
+	Edit                          *userEdit
+	Groups                        []groupRow
 	Folders                       []folderRow
+	Sessions                      []sessionRow
+	Since                         string // of the dashboard's figures of today
+	Today, Now                    []stat
 	Records                       []auditRow
 	Filter                        db.AuditFilter
+	SinceDate, UntilDate          string // the audit filter's dates as typed
+	More                          bool   // more records match than are shown
+	ExportCSV, ExportJSONL        string // links that export what the filter matches
 	ChainOK                       bool
 	ChainRecords                  int64
 	ChainProblem                  string
@@ -62,6 +70,9 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, p auth.Prin
 		}
 		d.Users = append(d.Users, row)
 	}
+	if set, err := s.accounts.Settings(r.Context(), p); err == nil {
+		d.Require2FAAll = set.Require2FA
+	}
 	s.render(w, "admin", code, page{Title: "Users", Section: "admin", User: &p}, d)
 }
 
@@ -83,25 +94,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 		d.Password = pw
 	}
 	s.renderUsers(w, r, p, d, http.StatusCreated)
-}
-
-func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	q := r.URL.Query()
-	d := adminData{Tab: "audit", Filter: db.AuditFilter{Actor: q.Get("actor"), Action: q.Get("action"), PathPart: q.Get("path")}}
-	recs, err := s.accounts.AuditQuery(r.Context(), p, d.Filter, 200)
-	if err != nil {
-		d.Error = userMessage(err, "The audit log cannot be read.")
-	}
-	for _, rec := range recs {
-		d.Records = append(d.Records, auditRow{Seq: rec.Seq, At: rec.At.UTC().Format("2006-01-02 15:04:05"), Actor: rec.Actor,
-			Action: rec.Action, Path: rec.Path, Result: rec.Result, Bytes: rec.Bytes, From: rec.Protocol + " " + rec.SourceIP})
-	}
-	if rep, err := s.accounts.VerifyAudit(r.Context(), p); err == nil {
-		d.ChainOK, d.ChainRecords, d.ChainProblem = rep.OK(), rep.Records, rep.Problem
-	} else if errs.KindOf(err) != errs.Permission {
-		d.ChainProblem = "could not be checked: " + userMessage(err, "")
-	}
-	s.render(w, "admin", http.StatusOK, page{Title: "Audit log", Section: "admin", User: &p}, d)
 }
 
 type folderRow struct {

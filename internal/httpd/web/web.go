@@ -50,9 +50,18 @@ type Server struct {
 // New returns the web server.
 func New(f *files.Service, a *accounts.Service, s *auth.Web, log *slog.Logger, version string) (*Server, error) {
 	w := &Server{files: f, accounts: a, sessions: s, log: log, version: version, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
-	funcs := template.FuncMap{}
+	funcs := template.FuncMap{
+		// sessionsOf gives the session table its rows and the user whose page it is on
+		// ("" on the list of everyone's sessions).
+		"sessionsOf": func(user string, rows []sessionRow) any {
+			return struct {
+				User string
+				Rows []sessionRow
+			}{user, rows}
+		},
+	}
 	for _, page := range []string{"login", "files", "account", "admin"} {
-		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
+		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+"*.html")
 		if err != nil {
 			return nil, fmt.Errorf("web template %s: %w", page, err)
 		}
@@ -85,12 +94,24 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /account/keys", s.accountAction(s.addKey))
 	m.HandleFunc("POST /account/keys/remove", s.accountAction(s.removeKey))
 	m.HandleFunc("POST /account/sessions/end", s.accountAction(s.endSession))
-	m.HandleFunc("GET /admin/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/admin/users", http.StatusSeeOther) })
+	m.HandleFunc("GET /admin/{$}", s.adminOnly(s.dashboardPage))
 	m.HandleFunc("GET /admin/users", s.adminOnly(s.usersPage))
 	m.HandleFunc("POST /admin/users", s.adminOnly(s.createUser))
 	m.HandleFunc("POST /admin/users/state", s.adminOnly(s.setUserState))
 	m.HandleFunc("POST /admin/users/reset-2fa", s.adminOnly(s.resetTOTP))
+	m.HandleFunc("POST /admin/users/require-2fa", s.adminOnly(s.setRequire2FAForAll))
+	m.HandleFunc("GET /admin/users/{name}", s.adminOnly(s.userPage))
+	m.HandleFunc("POST /admin/users/{name}/settings", s.adminOnly(s.saveUser))
+	m.HandleFunc("POST /admin/users/{name}/password", s.adminOnly(s.resetPassword))
+	m.HandleFunc("POST /admin/users/{name}/groups", s.adminOnly(s.setGroups))
+	m.HandleFunc("GET /admin/groups", s.adminOnly(s.groupsPage))
+	m.HandleFunc("POST /admin/groups", s.adminOnly(s.createGroup))
+	m.HandleFunc("POST /admin/groups/delete", s.adminOnly(s.deleteGroup))
+	m.HandleFunc("POST /admin/groups/members", s.adminOnly(s.setGroupMember))
+	m.HandleFunc("GET /admin/sessions", s.adminOnly(s.sessionsPage))
+	m.HandleFunc("POST /admin/sessions/end", s.adminOnly(s.endAnySession))
 	m.HandleFunc("GET /admin/audit", s.adminOnly(s.auditPage))
+	m.HandleFunc("GET /admin/audit/export", s.adminOnly(s.auditExport))
 	m.HandleFunc("GET /admin/folders", s.adminOnly(s.foldersPage))
 	m.HandleFunc("POST /admin/folders", s.adminOnly(s.createFolder))
 	m.HandleFunc("POST /admin/grants", s.adminOnly(s.setGrant))
@@ -128,6 +149,9 @@ type page struct {
 
 func (s *Server) render(w http.ResponseWriter, name string, code int, p page, data any) {
 	p.Version, p.Data = s.version, data
+	if name == "admin" {
+		p.Scripts = append(p.Scripts, "admin.js")
+	}
 	var b strings.Builder
 	if err := s.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
 		s.log.Error("web template failed", "page", name, "err", err)
