@@ -98,8 +98,8 @@ func enrol(t *testing.T, e *testenv.Env, c *http.Client) []byte {
 func TestDashboard(t *testing.T) {
 	e, admin := adminEnv(t)
 	tech := e.Token(t, "tech")
-	e.Do(t, testenv.Request{Method: "PUT", Path: "/api/v1/files/~/a.txt", Token: tech, Body: strings.NewReader("12345")})
-	e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/files/~/a.txt", Token: tech})
+	e.Do(t, testenv.Request{Method: "PUT", Path: "/api/v1/files/a.txt", Token: tech, Body: strings.NewReader("12345")})
+	e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/files/a.txt", Token: tech})
 	browserClient(e).PostForm(e.URL+"/login", url.Values{"user": {"tech"}, "password": {"wrong"}})
 	code, got := page(t, admin, "GET", e.URL+"/admin/", nil)
 	mustContain(t, "dashboard", code, 200, got, "Audit chain intact", `<div class="n">1</div><div class="l">uploads · 5 B</div>`,
@@ -240,7 +240,7 @@ func TestAuditExport(t *testing.T) {
 	// A failed sign-in records the name as typed: the attacker chooses that cell.
 	browserClient(e).PostForm(e.URL+"/login", url.Values{"user": {`=HYPERLINK("http://evil/")`}, "password": {"x"}})
 	for _, name := range []string{"first.txt", "plain.txt"} {
-		if resp, b := e.Do(t, testenv.Request{Method: "PUT", Path: "/api/v1/files/~/" + url.PathEscape(name), Token: tech, Body: strings.NewReader("x")}); resp.StatusCode != http.StatusCreated {
+		if resp, b := e.Do(t, testenv.Request{Method: "PUT", Path: "/api/v1/files/" + url.PathEscape(name), Token: tech, Body: strings.NewReader("x")}); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("upload %s: %d %s", name, resp.StatusCode, b)
 		}
 	}

@@ -21,7 +21,7 @@ import (
 // browser starts headless Chromium for a test, which must finish within limit (the race
 // detector makes the server several times slower), or skips it when there is no
 // Chromium (CI sets COFFER_TEST_REQUIRE_BROWSER=1 to fail instead).
-func browser(t *testing.T, limit time.Duration) context.Context {
+func browser(t testing.TB, limit time.Duration) context.Context {
 	t.Helper()
 	path := ""
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -52,7 +52,7 @@ func browser(t *testing.T, limit time.Duration) context.Context {
 
 // shot saves a screenshot of the page when COFFER_SCREENSHOTS names a directory (this is
 // how docs/screenshots is made).
-func shot(t *testing.T, ctx context.Context, name string) {
+func shot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv("COFFER_SCREENSHOTS")
 	if dir == "" {

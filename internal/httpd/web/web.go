@@ -7,7 +7,9 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -42,6 +44,7 @@ type Server struct {
 	sessions *auth.Web
 	log      *slog.Logger
 	version  string
+	assets   string // hash of the static files, for their URLs
 	pages    map[string]*template.Template
 	static   http.Handler
 	mux      *http.ServeMux
@@ -71,7 +74,20 @@ func New(f *files.Service, a *accounts.Service, s *auth.Web, log *slog.Logger, v
 	if err != nil {
 		return nil, err
 	}
-	w.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	if w.assets, err = assetVersion(sub); err != nil {
+		return nil, err
+	}
+	files := http.StripPrefix("/static/", http.FileServerFS(sub))
+	w.static = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		// The pages name static files with ?v= the hash of them all, so a browser may keep
+		// what it fetched with the current hash for good, and nothing else.
+		if r.URL.Query().Get("v") == w.assets {
+			rw.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			rw.Header().Set("Cache-Control", "no-cache")
+		}
+		files.ServeHTTP(rw, r)
+	})
 	w.routes()
 	return w, nil
 }
@@ -143,12 +159,13 @@ type page struct {
 	User                *auth.Principal
 	Flash, FlashKind    string
 	Version             string
+	Assets              string // ?v= of static files
 	Scripts             []string
 	Data                any
 }
 
 func (s *Server) render(w http.ResponseWriter, name string, code int, p page, data any) {
-	p.Version, p.Data = s.version, data
+	p.Version, p.Assets, p.Data = s.version, s.assets, data
 	if name == "admin" {
 		p.Scripts = append(p.Scripts, "admin.js")
 	}
@@ -273,6 +290,21 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setCookie(w, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// assetVersion hashes the static files, in the order fs.WalkDir visits them.
+func assetVersion(fsys fs.FS) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, path)
+		fmt.Fprintf(h, "%s %d\n", path, len(b))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil)[:8]), err
 }
 
 // formatBytes writes a size as people read it (decimal units, as file managers do).

@@ -26,31 +26,28 @@
   for (const b of document.querySelectorAll("[data-dialog]")) b.addEventListener("click", () => open(b.dataset.dialog));
   for (const b of document.querySelectorAll("dialog [data-close]")) b.addEventListener("click", () => b.closest("dialog").close());
 
+  // The row buttons: one listener for the whole listing (a page has up to 500 rows).
   let target = "";
-  for (const b of document.querySelectorAll("[data-rename]")) {
-    b.addEventListener("click", () => {
-      target = b.dataset.rename;
+  document.querySelector("#listing")?.addEventListener("click", (e) => {
+    const b = e.target.closest("button");
+    const row = b && b.closest("tr[data-path]");
+    if (!row) return;
+    if (b.hasAttribute("data-rename")) {
+      target = row.dataset.path;
       const d = open("rename-dialog");
       const input = d.querySelector("input[name=to]");
       input.value = target;
       input.focus();
       input.setSelectionRange(target.lastIndexOf("/") + 1, target.length);
-    });
-  }
-  for (const b of document.querySelectorAll("[data-delete]")) {
-    b.addEventListener("click", () => {
-      target = b.dataset.delete;
+    } else if (b.hasAttribute("data-delete")) {
+      target = row.dataset.path;
       const d = open("delete-dialog");
       d.querySelector("[data-target]").textContent = target;
-      d.dataset.isdir = b.dataset.isdir;
-    });
-  }
-  for (const b of document.querySelectorAll("[data-sha]")) {
-    b.addEventListener("click", () => {
-      const d = open("sha-dialog");
-      d.querySelector("[data-target]").textContent = b.dataset.sha;
-    });
-  }
+      d.dataset.isdir = row.dataset.isdir === "true";
+    } else if (b.hasAttribute("data-sha")) {
+      open("sha-dialog").querySelector("[data-target]").textContent = b.dataset.sha;
+    }
+  });
 
   const actions = {
     mkdir: (f) => call("POST", api + "/dirs" + enc((dir.endsWith("/") ? dir : dir + "/") + f.name.value)),

@@ -1,0 +1,173 @@
+package web_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/testenv"
+)
+
+// benchRounds is how many times each side of a comparison runs (COFFER_BENCH_ROUNDS,
+// default 3); the benchmarks report medians.
+func benchRounds() int {
+	if n, err := strconv.Atoi(os.Getenv("COFFER_BENCH_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// browserAs is Chromium signed in as user, on the files page.
+func browserAs(b *testing.B, e *testenv.Env, user string) context.Context {
+	ctx := browser(b, time.Hour)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.URL+"/files/"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), user),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "password-of-"+user),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#listing`)),
+	); err != nil {
+		b.Fatal(err)
+	}
+	return ctx
+}
+
+// BenchmarkWebUpload compares, in one run, the web page's resumable (tus) upload of a
+// file in Chromium with curl's REST PUT of the same file to the same server, on
+// loopback. COFFER_BENCH_SIZE sets the size in MiB (default 1024). Run it with
+// bench/web.sh, or: go test -run '^$' -bench WebUpload -benchtime 1x ./internal/httpd/web
+func BenchmarkWebUpload(b *testing.B) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		b.Skip("no curl")
+	}
+	mib := int64(1024)
+	if n, err := strconv.ParseInt(os.Getenv("COFFER_BENCH_SIZE"), 10, 64); err == nil && n > 0 {
+		mib = n
+	}
+	e := testenv.New(b, testenv.Options{})
+	token := e.User(b, "tech", 0)
+	u, err := e.Core.DB.Q().UserByName(context.Background(), "tech")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := auth.Principal{UserID: u.ID, Name: u.Name}
+	local := filepath.Join(b.TempDir(), "scan.bin")
+	f, err := os.Create(local)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.CopyN(f, rand.Reader, mib<<20); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	size := float64(mib << 20)
+	ctx := browserAs(b, e, "tech")
+
+	var rest, web []float64
+	for i := 0; i < benchRounds(); i++ {
+		start := time.Now()
+		out, err := exec.Command("curl", "-sk", "--fail-with-body", "-o", "/dev/null", "-H", "Authorization: Bearer "+token,
+			"-T", local, e.URL+"/api/v1/files/rest.bin").CombinedOutput()
+		if err != nil {
+			b.Fatalf("curl PUT: %v %s", err, out)
+		}
+		rest = append(rest, size/time.Since(start).Seconds()/1e6)
+
+		start = time.Now()
+		if err := chromedp.Do(ctx,
+			chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]:not([webkitdirectory])`), []string{local}),
+			chromedp.WaitVisible(chromedp.CSS(`tr[data-name="scan.bin"]`)),
+		); err != nil {
+			b.Fatalf("browser upload: %v", err)
+		}
+		web = append(web, size/time.Since(start).Seconds()/1e6)
+		for _, name := range []string{"/rest.bin", "/scan.bin"} {
+			if err := e.Core.Files.Delete(context.Background(), p, name, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`td.empty`))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(median(rest), "rest-MB/s")
+	b.ReportMetric(median(web), "browser-MB/s")
+	b.ReportMetric(median(web)/median(rest), "ratio")
+	fmt.Fprintf(os.Stderr, "upload of %d MiB, %d rounds: REST PUT (curl) %v MB/s, browser tus %v MB/s; median ratio %.2f\n",
+		mib, len(rest), rounded(rest), rounded(web), median(web)/median(rest))
+}
+
+func rounded(v []float64) []string {
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i] = strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return out
+}
+
+// BenchmarkWebListing10k measures how long Chromium takes to load and render the page of
+// a folder that holds 10,000 files (navigation start to the load event), median of
+// COFFER_BENCH_ROUNDS*3 loads.
+func BenchmarkWebListing10k(b *testing.B) {
+	e := testenv.New(b, testenv.Options{})
+	e.User(b, "tech", 0)
+	u, err := e.Core.DB.Q().UserByName(context.Background(), "tech")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := auth.Principal{UserID: u.ID, Name: u.Name}
+	ctx0 := context.Background()
+	if _, err := e.Core.Files.Mkdir(ctx0, p, "/big", false); err != nil {
+		b.Fatal(err)
+	}
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("COFFER_BENCH_FILES")); err == nil && v > 0 {
+		n = v // quicker, for trying changes: the page shows 500 entries either way
+	}
+	start := time.Now()
+	for i := range n {
+		name := fmt.Sprintf("/big/sample-%05d.csv", i)
+		if _, err := e.Core.Files.Create(ctx0, p, name, strings.NewReader("x"), files.CreateOptions{Size: 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "created %d files in %v\n", n, time.Since(start).Round(time.Millisecond))
+	ctx := browserAs(b, e, "tech")
+	var loads, ttfb []float64
+	for range benchRounds() * 3 {
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(e.URL+"/files/big/"),
+			chromedp.WaitVisible(chromedp.CSS(`tr[data-name="sample-00000.csv"]`)),
+		); err != nil {
+			b.Fatal(err)
+		}
+		ms, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const n = performance.getEntriesByType("navigation")[0]; return [n.loadEventEnd > 0 ? n.loadEventEnd - n.startTime : performance.now(), n.responseStart - n.requestStart]; })()`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		loads, ttfb = append(loads, ms[0]), append(ttfb, ms[1])
+	}
+	b.ReportMetric(median(loads), "ms/page")
+	b.ReportMetric(median(ttfb), "ms-server")
+	fmt.Fprintf(os.Stderr, "page of a %d-file folder: %v ms per load (median %.0f), of which the server's answer %v ms (median %.0f)\n",
+		n, rounded(loads), median(loads), rounded(ttfb), median(ttfb))
+}
