@@ -79,6 +79,9 @@ func TestBrowserAdminAndFiles(t *testing.T) {
 		t.Fatalf("the forged form created a user (or the lookup failed: %v); the page said %q", err, text("body"))
 	}
 
+	step("audit log", chromedp.Navigate(e.URL+"/admin/audit"), chromedp.WaitVisible(chromedp.CSS(`form.filters`)))
+	shot(t, ctx, "admin-audit.png")
+
 	step("sign out", chromedp.Navigate(e.URL+"/files/"), chromedp.Click(chromedp.CSS(`header form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS(`input[name=user]`)))
 	nb, err := e.Core.DB.Q().UserByName(context.Background(), "newbie")
 	if err != nil {

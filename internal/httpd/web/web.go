@@ -147,6 +147,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-store")
 	}
 	if err := http.NewCrossOriginProtection().Check(r); err != nil {
+		// A forged request from another site, or a misconfigured proxy: worth a line.
+		s.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"),
+			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"), "client", client(r).IP)
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 		return
 	}
