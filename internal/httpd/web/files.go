@@ -13,7 +13,7 @@ import (
 
 // pageSize is how many entries one page of the browser shows: a folder of any size
 // renders in the time of one files.List call.
-const pageSize = 500
+const pageSize = 250
 
 type crumb struct {
 	Name, URL string

@@ -26,7 +26,7 @@
   for (const b of document.querySelectorAll("[data-dialog]")) b.addEventListener("click", () => open(b.dataset.dialog));
   for (const b of document.querySelectorAll("dialog [data-close]")) b.addEventListener("click", () => b.closest("dialog").close());
 
-  // The row buttons: one listener for the whole listing (a page has up to 500 rows).
+  // The row buttons: one listener for the whole listing (a page has up to 250 rows).
   let target = "";
   document.querySelector("#listing")?.addEventListener("click", (e) => {
     const b = e.target.closest("button");
