@@ -142,3 +142,16 @@ func describeFilter(f db.AuditFilter) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// RecentSignIns returns the actor's own last sign-ins and failed attempts (over every
+// protocol), newest first, so that people can notice someone else using their account.
+func (s *Service) RecentSignIns(ctx context.Context, actor auth.Principal, limit int) ([]db.AuditRecord, error) {
+	if actor.UserID == 0 || actor.Name == "" {
+		return nil, errs.E(errs.Op("accounts.RecentSignIns"), errs.Permission, "only a signed-in user has sign-ins")
+	}
+	recs, err := s.db.Q().AuditQuery(ctx, db.AuditFilter{Actor: actor.Name, Action: audit.ActLogin}, clampLimit(limit))
+	if err != nil {
+		return nil, errs.E(errs.Op("accounts.RecentSignIns"), err)
+	}
+	return recs, nil
+}

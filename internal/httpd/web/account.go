@@ -11,6 +11,7 @@ import (
 	"rsc.io/qr"
 
 	"github.com/coffer-mft/coffer/internal/accounts"
+	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/errs"
 )
@@ -28,6 +29,12 @@ type accountData struct {
 	Tokens         []tokenRow
 	Keys           []keyRow
 	Sessions       []sessionRow
+	SignIns        []signInRow
+}
+
+type signInRow struct {
+	At, How, From string
+	OK            bool
 }
 
 type tokenRow struct{ ID, Name, Created, Expires, LastUsed string }
@@ -77,6 +84,15 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, ws auth.W
 				if !t.Revoked && t.Expires.After(time.Now()) {
 					d.Tokens = append(d.Tokens, tokenRow{ID: t.ID, Name: t.Name, Created: formatTime(t.Created), Expires: formatTime(t.Expires), LastUsed: orNever(t.LastUsed)})
 				}
+			}
+		}
+		if recs, err := s.accounts.RecentSignIns(ctx, p, 10); err == nil {
+			for _, rec := range recs {
+				how := rec.Protocol
+				if rec.Detail != "" && rec.Result == audit.OK {
+					how += " (" + rec.Detail + ")"
+				}
+				d.SignIns = append(d.SignIns, signInRow{At: formatTime(rec.At), How: how, From: rec.SourceIP, OK: rec.Result == audit.OK})
 			}
 		}
 		if keys, err := s.accounts.ListKeys(ctx, p, p.Name); err == nil {

@@ -280,3 +280,15 @@ func TestAuditExport(t *testing.T) {
 		t.Fatalf("a plain user exports the audit log: %d", code)
 	}
 }
+
+// TestRecentSignIns: a user sees their own sign-ins and refused attempts, not others'.
+func TestRecentSignIns(t *testing.T) {
+	e, _ := adminEnv(t)
+	browserClient(e).PostForm(e.URL+"/login", url.Values{"user": {"tech"}, "password": {"guess-1"}})
+	tech := signedIn(t, e, "tech", "password-of-tech")
+	code, got := page(t, tech, "GET", e.URL+"/account", nil)
+	mustContain(t, "account page", code, 200, got, "Recent sign-ins", "<td>https (password)</td>", `<strong class="danger">refused</strong>`)
+	if strings.Count(got, "<td>signed in</td>") != 1 || strings.Count(got, ">refused<") != 1 {
+		t.Fatalf("want exactly tech's two sign-in records (not boss's): %s", got)
+	}
+}
