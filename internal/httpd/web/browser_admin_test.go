@@ -141,4 +141,15 @@ func TestBrowserAdminAndFiles(t *testing.T) {
 	if _, err := e.Core.Files.Stat(context.Background(), newbie, "/report-final.csv"); !errs.Is(errs.NotFound, err) {
 		t.Fatalf("after delete: %v", err)
 	}
+
+	// At a phone's width no page scrolls sideways (wide tables scroll inside their card).
+	step("phone width", chromedp.EmulateViewport(390, 844))
+	for _, path := range []string{"/files/", "/account"} {
+		step("phone "+path, chromedp.Navigate(e.URL+path), chromedp.WaitVisible(chromedp.CSS(`main h1, #listing`)))
+		wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil || wide {
+			t.Fatalf("%s is wider than a phone's screen (%v)", path, err)
+		}
+	}
+	shot(t, ctx, "phone-account.png")
 }
