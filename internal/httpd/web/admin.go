@@ -29,6 +29,7 @@ type adminData struct {
 	Edit                          *userEdit
 	Groups                        []groupRow
 	Folders                       []folderRow
+	UserNames, GroupNames         []string // suggestions for the share form
 	Sessions                      []sessionRow
 	Since                         string // of the dashboard's figures of today
 	Today, Now                    []stat
@@ -128,6 +129,18 @@ func (s *Server) renderFolders(w http.ResponseWriter, r *http.Request, p auth.Pr
 			}
 		}
 		d.Folders = append(d.Folders, row)
+	}
+	if users, err := s.accounts.ListUsers(ctx, p, "", 1000); err == nil {
+		for _, u := range users {
+			if !u.Disabled {
+				d.UserNames = append(d.UserNames, u.Name)
+			}
+		}
+	}
+	if groups, _, err := s.accounts.ListGroups(ctx, p, "", 1000); err == nil {
+		for _, g := range groups {
+			d.GroupNames = append(d.GroupNames, g.Name)
+		}
 	}
 	s.render(w, "admin", code, page{Title: "Shared folders", Section: "admin", User: &p}, d)
 }
