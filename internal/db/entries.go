@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -26,12 +27,19 @@ const (
 	qLookupChild  = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND name = $3`
 	qEntryByID    = `SELECT ` + entryColumns + ` FROM entries WHERE id = $1`
 	qListChildren = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND name > $3 ORDER BY name LIMIT $4`
-	qHasChildren  = `SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE folder_id = $1 AND parent_id = $2 LIMIT 1) t`
-	qInsertEntry  = `INSERT INTO entries (folder_id, parent_id, name, is_dir, size, sha256, blob_id, crypt_header, created, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
-	qReplaceFile  = `UPDATE entries SET size = $2, sha256 = $3, blob_id = $4, crypt_header = $5, modified = $6 WHERE id = $1 AND is_dir = 0`
-	qMoveEntry    = `UPDATE entries SET folder_id = $2, parent_id = $3, name = $4 WHERE id = $1`
-	qSetModified  = `UPDATE entries SET modified = $2 WHERE id = $1`
-	qDeleteEntry  = `DELETE FROM entries WHERE id = $1`
+	// The other orders of a listing, each with its keyset cursor (key, name): one constant
+	// query per order, chosen in ListChildrenOrdered.
+	qListChildrenNameDesc     = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND ($3 = '' OR name < $3) ORDER BY name DESC LIMIT $4`
+	qListChildrenSize         = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND (size > $3 OR (size = $3 AND name > $4)) ORDER BY size, name LIMIT $5`
+	qListChildrenSizeDesc     = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND (size < $3 OR (size = $3 AND name < $4)) ORDER BY size DESC, name DESC LIMIT $5`
+	qListChildrenModified     = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND (modified > $3 OR (modified = $3 AND name > $4)) ORDER BY modified, name LIMIT $5`
+	qListChildrenModifiedDesc = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND (modified < $3 OR (modified = $3 AND name < $4)) ORDER BY modified DESC, name DESC LIMIT $5`
+	qHasChildren              = `SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE folder_id = $1 AND parent_id = $2 LIMIT 1) t`
+	qInsertEntry              = `INSERT INTO entries (folder_id, parent_id, name, is_dir, size, sha256, blob_id, crypt_header, created, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
+	qReplaceFile              = `UPDATE entries SET size = $2, sha256 = $3, blob_id = $4, crypt_header = $5, modified = $6 WHERE id = $1 AND is_dir = 0`
+	qMoveEntry                = `UPDATE entries SET folder_id = $2, parent_id = $3, name = $4 WHERE id = $1`
+	qSetModified              = `UPDATE entries SET modified = $2 WHERE id = $1`
+	qDeleteEntry              = `DELETE FROM entries WHERE id = $1`
 	// The entry and everything beneath it.
 	qSubtree           = `WITH RECURSIVE sub(id) AS (SELECT id FROM entries WHERE id = $1 UNION ALL SELECT e.id FROM entries e JOIN sub ON e.parent_id = sub.id) `
 	qSubtreeFiles      = qSubtree + `SELECT e.id, COALESCE(e.blob_id, ''), e.size FROM entries e JOIN sub ON e.id = sub.id WHERE e.is_dir = 0`
@@ -64,7 +72,67 @@ func (q Q) EntryByID(ctx context.Context, id int64) (Entry, error) {
 // ListChildren returns up to limit entries of a directory whose names sort (bytewise)
 // after after, in name order: a stable cursor for pagination.
 func (q Q) ListChildren(ctx context.Context, folderID, parentID int64, after string, limit int) ([]Entry, error) {
-	rows, err := q.q.QueryContext(ctx, qListChildren, folderID, parentID, after, limit)
+	return q.children(ctx, qListChildren, folderID, parentID, after, limit)
+}
+
+// Order is the order of a directory listing.
+type Order int
+
+// The orders of ListChildrenOrdered. Ties of size or time are in name order (reversed
+// with the rest for the descending ones).
+const (
+	ByName Order = iota
+	ByNameDesc
+	BySize
+	BySizeDesc
+	ByModified
+	ByModifiedDesc
+)
+
+// Keyed reports whether the order's cursor has a key besides the name.
+func (o Order) Keyed() bool { return o >= BySize }
+
+// Desc reports whether the order is descending.
+func (o Order) Desc() bool { return o == ByNameDesc || o == BySizeDesc || o == ByModifiedDesc }
+
+// Key is the value of e that the order sorts by (besides the name): its size or its
+// modification time in microseconds.
+func (o Order) Key(e Entry) int64 {
+	if o == ByModified || o == ByModifiedDesc {
+		return micro(e.Modified)
+	}
+	return e.Size
+}
+
+// ListChildrenOrdered returns up to limit entries of a directory in order o that come
+// after the cursor (afterKey, afterName): the key and name of the last entry of the
+// previous page. For the first page give afterName "" and, for keyed orders, any
+// afterKey: it is ignored then. afterKey is ignored by ByName and ByNameDesc.
+func (q Q) ListChildrenOrdered(ctx context.Context, folderID, parentID int64, o Order, afterKey int64, afterName string, limit int) ([]Entry, error) {
+	if o.Keyed() && afterName == "" {
+		afterKey = math.MinInt64 // every key is above
+		if o.Desc() {
+			afterKey = math.MaxInt64
+		}
+	}
+	switch o {
+	case ByNameDesc:
+		return q.children(ctx, qListChildrenNameDesc, folderID, parentID, afterName, limit)
+	case BySize:
+		return q.children(ctx, qListChildrenSize, folderID, parentID, afterKey, afterName, limit)
+	case BySizeDesc:
+		return q.children(ctx, qListChildrenSizeDesc, folderID, parentID, afterKey, afterName, limit)
+	case ByModified:
+		return q.children(ctx, qListChildrenModified, folderID, parentID, afterKey, afterName, limit)
+	case ByModifiedDesc:
+		return q.children(ctx, qListChildrenModifiedDesc, folderID, parentID, afterKey, afterName, limit)
+	}
+	return q.children(ctx, qListChildren, folderID, parentID, afterName, limit)
+}
+
+func (q Q) children(ctx context.Context, query string, args ...any) ([]Entry, error) {
+	limit := args[len(args)-1].(int)
+	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, q.d.classify(err)
 	}

@@ -1,6 +1,7 @@
 package files_test
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -192,6 +193,95 @@ func TestListErrors(t *testing.T) {
 		} {
 			_, _, err := f.svc.List(f.ctx, alice, c.path, "", 10)
 			wantKind(t, "List "+c.path, err, c.want)
+		}
+	})
+}
+
+// TestListOrdered pages through a directory in every order, with ties of size and time,
+// and checks the whole sequence against a sort of the same entries.
+func TestListOrdered(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 0)
+		f.mkdir(alice, "/d")
+		home := f.homeID(alice)
+		dir, err := f.db.Q().LookupChild(f.ctx, home, 0, "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+		type ent struct {
+			name     string
+			size     int64
+			modified time.Time
+		}
+		var all []ent
+		err = f.db.Tx(f.ctx, func(q db.Q) error {
+			for i := range 97 {
+				e := ent{fmt.Sprintf("f%03d-%d", (i*37)%97, i), int64(i % 7), base.Add(time.Duration(i%5) * time.Hour)}
+				all = append(all, e)
+				if _, err := q.InsertEntry(f.ctx, db.Entry{FolderID: home, ParentID: dir.ID, Name: e.name, Size: e.size, Created: e.modified, Modified: e.modified}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmpBy := map[files.Order]func(a, b ent) int{
+			files.BySize:     func(a, b ent) int { return cmp.Compare(a.size, b.size) },
+			files.ByModified: func(a, b ent) int { return a.modified.Compare(b.modified) },
+			files.ByName:     func(a, b ent) int { return 0 },
+		}
+		for _, sortName := range []string{"name", "size", "modified"} {
+			for _, dir := range []string{"asc", "desc"} {
+				o, err := files.ParseOrder(sortName, dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := slices.Clone(all)
+				slices.SortFunc(want, func(a, b ent) int {
+					c := cmpBy[o&^1](a, b) // the ascending order of the same key
+					if c == 0 {
+						c = strings.Compare(a.name, b.name)
+					}
+					if dir == "desc" {
+						c = -c
+					}
+					return c
+				})
+				var got []string
+				after := ""
+				for pages := 0; ; pages++ {
+					if pages > 100 {
+						t.Fatalf("%s %s does not end", sortName, dir)
+					}
+					page, next, err := f.svc.ListOrdered(f.ctx, alice, "/d", o, after, 10)
+					if err != nil {
+						t.Fatalf("%s %s after %q: %v", sortName, dir, after, err)
+					}
+					got = append(got, names(page)...)
+					if next == "" {
+						break
+					}
+					after = next
+				}
+				wantNames := make([]string, len(want))
+				for i, e := range want {
+					wantNames[i] = e.name
+				}
+				if !slices.Equal(got, wantNames) {
+					t.Errorf("%s %s: got %q\nwant %q", sortName, dir, got, wantNames)
+				}
+			}
+		}
+		if _, _, err := f.svc.ListOrdered(f.ctx, alice, "/d", files.BySize, "not-a-cursor", 10); !errs.Is(errs.Invalid, err) {
+			t.Errorf("a name cursor in size order: %v, want Invalid", err)
+		}
+		if _, err := files.ParseOrder("owner", ""); !errs.Is(errs.Invalid, err) {
+			t.Errorf("sort=owner: %v", err)
 		}
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/blob"
+	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
 )
 
@@ -149,9 +152,22 @@ const MaxListLimit = 5000
 // after after, in name order, and the cursor for the next page ("" when this was the
 // last). Errors: Invalid, NotFound, NotDir, Permission.
 func (s *Service) List(ctx context.Context, p auth.Principal, path, after string, limit int) ([]Entry, string, error) {
+	return s.ListOrdered(ctx, p, path, ByName, after, limit)
+}
+
+// ListOrdered is List in another order: by name, size or modification time, ascending or
+// descending (ties in name order). The cursor is opaque: pass the one returned for the
+// previous page, with the same order. In orders other than by name, the shared folders at
+// the root come first, on the first page. Errors: Invalid (also a cursor of another
+// order), NotFound, NotDir, Permission.
+func (s *Service) ListOrdered(ctx context.Context, p auth.Principal, path string, order Order, after string, limit int) ([]Entry, string, error) {
 	const op = errs.Op("files.List")
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
+	}
+	afterKey, afterName, err := parseListCursor(order, after)
+	if err != nil {
+		return nil, "", errs.E(op, err)
 	}
 	v, l, err := s.begin(ctx, p, path)
 	if err != nil {
@@ -173,16 +189,16 @@ func (s *Service) List(ctx context.Context, p auth.Principal, path, after string
 		dirID = e.ID
 	}
 	// One more than asked tells whether another page follows. The cursor is the last
-	// name of the folder's own entries on this page, so the root's mount points (which
+	// entry of the folder's own entries on this page, so the root's mount points (which
 	// may add a few entries to a page) are never skipped or repeated.
-	rows, err := q.ListChildren(ctx, l.folder.ID, dirID, after, limit+1)
+	rows, err := q.ListChildrenOrdered(ctx, l.folder.ID, dirID, order, afterKey, afterName, limit+1)
 	if err != nil {
 		return nil, "", errs.E(op, err)
 	}
 	next := ""
 	if len(rows) > limit {
 		rows = rows[:limit]
-		next = rows[limit-1].Name
+		next = listCursor(order, rows[limit-1])
 	}
 	perm := v.perm(l)
 	out := make([]Entry, 0, len(rows))
@@ -195,27 +211,93 @@ func (s *Service) List(ctx context.Context, p auth.Principal, path, after string
 		out = append(out, s.entry(loc{path: joinPath(l.path, e.Name)}, e, perm))
 	}
 	if l.isRoot() {
-		out = mergeMounts(v, out, after, next)
+		switch {
+		case order == ByName:
+			out = mergeMounts(v, out, after, next)
+		case after == "":
+			out = append(mounts(v, "", ""), out...)
+		}
 	}
 	return out, next, nil
+}
+
+// Order is the order of a listing (see ListOrdered).
+type Order = db.Order
+
+// The orders of a listing.
+const (
+	ByName         = db.ByName
+	ByNameDesc     = db.ByNameDesc
+	BySize         = db.BySize
+	BySizeDesc     = db.BySizeDesc
+	ByModified     = db.ByModified
+	ByModifiedDesc = db.ByModifiedDesc
+)
+
+// ParseOrder reads a listing order as front-ends take it: sort "name" (or ""), "size" or
+// "modified", and order "asc" (or "") or "desc". Errors: Invalid.
+func ParseOrder(sort, order string) (Order, error) {
+	var o Order
+	switch sort {
+	case "", "name":
+		o = ByName
+	case "size":
+		o = BySize
+	case "modified":
+		o = ByModified
+	default:
+		return ByName, errs.E(errs.Invalid, "sort must be name, size or modified")
+	}
+	switch order {
+	case "", "asc":
+		return o, nil
+	case "desc":
+		return o + 1, nil // each descending order follows its ascending one
+	}
+	return ByName, errs.E(errs.Invalid, "order must be asc or desc")
+}
+
+// listCursor is the cursor after e in order o: its name, or for keyed orders its key,
+// a slash (which no name holds) and its name.
+func listCursor(o Order, e db.Entry) string {
+	if !o.Keyed() {
+		return e.Name
+	}
+	return strconv.FormatInt(o.Key(e), 10) + "/" + e.Name
+}
+
+func parseListCursor(o Order, c string) (int64, string, error) {
+	if !o.Keyed() || c == "" {
+		return 0, c, nil
+	}
+	k, name, ok := strings.Cut(c, "/")
+	key, err := strconv.ParseInt(k, 10, 64)
+	if !ok || err != nil || name == "" {
+		return 0, "", errs.E(errs.Invalid, "the cursor is not one of this listing order: start again from the first page")
+	}
+	return key, name, nil
+}
+
+// mounts returns the shared folders' mount points named after after and, unless upto is
+// "", not after upto, in name order.
+func mounts(v view, after, upto string) []Entry {
+	var out []Entry
+	for _, name := range v.names {
+		if name <= after || (upto != "" && name > upto) {
+			continue
+		}
+		f := v.shared[name]
+		out = append(out, Entry{Path: "/" + name, Name: name, IsDir: true, Shared: true,
+			Perm: authz.Effective(v.subject, f)})
+	}
+	return out
 }
 
 // mergeMounts adds the shared folders' mount points to a page of the root listing,
 // keeping name order: those after the previous cursor and up to this page's cursor
 // (when another page follows).
 func mergeMounts(v view, page []Entry, after, next string) []Entry {
-	var mounts []Entry
-	for _, name := range v.names {
-		if name <= after {
-			continue
-		}
-		if next != "" && name > next {
-			continue
-		}
-		f := v.shared[name]
-		mounts = append(mounts, Entry{Path: "/" + name, Name: name, IsDir: true, Shared: true,
-			Perm: authz.Effective(v.subject, f)})
-	}
+	mounts := mounts(v, after, next)
 	if len(mounts) == 0 {
 		return page
 	}

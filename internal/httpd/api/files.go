@@ -313,7 +313,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p auth.Principal, 
 			return errs.E(errs.Invalid, fmt.Sprintf("limit must be a number from 1 to %d", files.MaxListLimit))
 		}
 	}
-	es, next, err := s.files.List(r.Context(), p, path, after, limit)
+	order, err := files.ParseOrder(q.Get("sort"), q.Get("order"))
+	if err != nil {
+		return err
+	}
+	es, next, err := s.files.ListOrdered(r.Context(), p, path, order, after, limit)
 	if err != nil {
 		return err
 	}

@@ -304,7 +304,32 @@ func TestListPagination(t *testing.T) {
 				}
 			})
 		}
-		for _, q := range []string{"limit=0", "limit=-1", "limit=99999", "limit=5001", "limit=ten", "cursor=***", "cursor=" + strings.Repeat("A", 400)} {
+		// Other orders page the same way; equal sizes fall back to names, reversed with
+		// the rest.
+		reversed := slices.Clone(want)
+		slices.Reverse(reversed)
+		for _, order := range []string{"sort=name&order=desc", "sort=size&order=desc", "sort=modified&order=asc"} {
+			t.Run(order, func(t *testing.T) {
+				var got []string
+				cursor := ""
+				for page := 0; page <= n; page++ {
+					l := list(t, e, tok, fmt.Sprintf("many?limit=7&%s&cursor=%s", order, cursor))
+					got = append(got, names(l)...)
+					if cursor = l.NextCursor; cursor == "" {
+						break
+					}
+				}
+				if order != "sort=modified&order=asc" && !slices.Equal(got, reversed) {
+					t.Errorf("%s gave %d names (first %v), want all %d in reverse", order, len(got), got[:min(5, len(got))], n)
+				}
+				sorted := slices.Clone(got)
+				slices.Sort(sorted)
+				if !slices.Equal(sorted, want) {
+					t.Errorf("%s did not list every name once", order)
+				}
+			})
+		}
+		for _, q := range []string{"limit=0", "limit=-1", "limit=99999", "limit=5001", "limit=ten", "cursor=***", "cursor=" + strings.Repeat("A", 400), "sort=owner", "order=up", "sort=size&cursor=ZjAwMQ"} {
 			t.Run(q, func(t *testing.T) {
 				resp, body := e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/dirs/many?" + q, Token: tok})
 				wantProblem(t, resp, body, http.StatusBadRequest)

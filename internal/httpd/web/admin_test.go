@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -291,4 +292,25 @@ func TestRecentSignIns(t *testing.T) {
 	if strings.Count(got, "<td>signed in</td>") != 1 || strings.Count(got, ">refused<") != 1 {
 		t.Fatalf("want exactly tech's two sign-in records (not boss's): %s", got)
 	}
+}
+
+// TestFilesSorted: the column headings sort the whole folder on the server, across pages.
+func TestFilesSorted(t *testing.T) {
+	e, _ := adminEnv(t)
+	token := e.Token(t, "tech")
+	for i, size := range []int{5, 300, 20} {
+		name := fmt.Sprintf("/api/v1/files/f%d.txt", i)
+		if resp, b := e.Do(t, testenv.Request{Method: "PUT", Path: name, Token: token, Body: strings.NewReader(strings.Repeat("x", size))}); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("upload: %d %s", resp.StatusCode, b)
+		}
+	}
+	tech := signedIn(t, e, "tech", "password-of-tech")
+	code, got := page(t, tech, "GET", e.URL+"/files/?sort=size&order=desc", nil)
+	mustContain(t, "by size", code, 200, got, `aria-sort="descending"><a href="/files/?sort=size">Size ↓</a>`)
+	order := regexp.MustCompile(`data-name="(f\d\.txt)"`).FindAllStringSubmatch(got, -1)
+	if len(order) != 3 || order[0][1] != "f1.txt" || order[1][1] != "f2.txt" || order[2][1] != "f0.txt" {
+		t.Fatalf("size order: %q", order)
+	}
+	code, got = page(t, tech, "GET", e.URL+"/files/?sort=owner", nil)
+	mustContain(t, "unknown sort", code, 400, got, "sort must be name, size or modified")
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/files"
 )
 
 // pageSize is how many entries one page of the browser shows: a folder of any size
@@ -37,6 +38,34 @@ type filesData struct {
 	UsedText, QuotaText string
 	Next                string
 	PageSize            int
+	Sort                map[string]sortLink // by column: name, size, modified
+}
+
+// sortLink is a column heading's link: the listing in that column's order (the reverse
+// of the current order when it is the current column).
+type sortLink struct {
+	URL, Aria, Arrow string
+}
+
+// sortLinks makes the column headings' links of directory dir (escaped) in order o.
+func sortLinks(dirURL string, o files.Order) map[string]sortLink {
+	cur := map[files.Order]string{files.ByName: "name", files.ByNameDesc: "name", files.BySize: "size", files.BySizeDesc: "size",
+		files.ByModified: "modified", files.ByModifiedDesc: "modified"}[o]
+	out := map[string]sortLink{}
+	for _, col := range []string{"name", "size", "modified"} {
+		l := sortLink{URL: dirURL + "?sort=" + col}
+		if col == cur {
+			if o.Desc() {
+				l.Aria, l.Arrow = "descending", "↓"
+			} else {
+				l.Aria, l.Arrow, l.URL = "ascending", "↑", l.URL+"&order=desc"
+			}
+		} else if col != "name" {
+			l.URL += "&order=desc" // biggest and newest first, as people look for them
+		}
+		out[col] = l
+	}
+	return out
 }
 
 // escapePath percent-encodes each segment of a virtual path.
@@ -52,7 +81,13 @@ func escapePath(p string) string {
 func (s *Server) filesPage(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	dir := "/" + strings.Trim(strings.TrimPrefix(r.URL.Path, "/files"), "/")
 	ctx := r.Context()
-	entries, next, err := s.files.List(ctx, p, dir, r.URL.Query().Get("after"), pageSize)
+	q := r.URL.Query()
+	order, err := files.ParseOrder(q.Get("sort"), q.Get("order"))
+	var entries []files.Entry
+	var next string
+	if err == nil {
+		entries, next, err = s.files.ListOrdered(ctx, p, dir, order, q.Get("after"), pageSize)
+	}
 	if err != nil {
 		code, msg := http.StatusInternalServerError, "This folder cannot be shown right now."
 		switch errs.KindOf(err) {
@@ -68,7 +103,11 @@ func (s *Server) filesPage(w http.ResponseWriter, r *http.Request, p auth.Princi
 		s.render(w, "files", code, page{Title: "Files", Section: "files", User: &p, Dir: dir, Flash: msg, FlashKind: "error"}, filesData{Crumbs: crumbs(dir)})
 		return
 	}
-	d := filesData{Crumbs: crumbs(dir), PageSize: pageSize}
+	dirURL := "/files" + escapePath(dir) + "/"
+	if dir == "/" {
+		dirURL = "/files/"
+	}
+	d := filesData{Crumbs: crumbs(dir), PageSize: pageSize, Sort: sortLinks(dirURL, order)}
 	// What the caller may do here: the permission of the folder this directory is in.
 	if st, err := s.files.Stat(ctx, p, dir); err == nil {
 		d.CanWrite, d.CanDelete = st.Perm&authz.Write != 0, st.Perm&authz.Delete != 0
@@ -86,10 +125,14 @@ func (s *Server) filesPage(w http.ResponseWriter, r *http.Request, p auth.Princi
 		d.Entries = append(d.Entries, rw)
 	}
 	if next != "" {
-		d.Next = "/files" + escapePath(dir) + "?after=" + url.QueryEscape(next)
-		if dir == "/" {
-			d.Next = "/files/?after=" + url.QueryEscape(next)
+		v := url.Values{"after": {next}}
+		if o := q.Get("sort"); o != "" {
+			v.Set("sort", o)
 		}
+		if o := q.Get("order"); o != "" {
+			v.Set("order", o)
+		}
+		d.Next = dirURL + "?" + v.Encode()
 	}
 	if used, quota, err := s.files.Usage(ctx, p); err == nil {
 		d.Used, d.Quota, d.UsedText, d.QuotaText = used, quota, formatBytes(used), formatBytes(quota)

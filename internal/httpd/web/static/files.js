@@ -1,4 +1,4 @@
-// Coffer file browser: sorting, SHA-256, new folder, rename and delete through the REST
+// Coffer file browser: SHA-256, new folder, rename and delete through the REST
 // API (the session cookie authenticates; the server checks the request's origin).
 "use strict";
 
@@ -65,26 +65,6 @@
         err.textContent = x.message;
         err.hidden = false;
       }
-    });
-  }
-
-  // Sorting of the rows on this page.
-  const tbody = document.querySelector("#listing tbody");
-  let last = "name", asc = true;
-  for (const b of document.querySelectorAll("[data-sort]")) {
-    b.addEventListener("click", () => {
-      const key = b.dataset.sort;
-      asc = key === last ? !asc : true;
-      last = key;
-      const rows = [...tbody.querySelectorAll("tr[data-name]")];
-      rows.sort((a, c) => {
-        const x = a.dataset[key], y = c.dataset[key];
-        const r = key === "name" ? x.localeCompare(y) : Number(x) - Number(y);
-        return asc ? r : -r;
-      });
-      tbody.append(...rows);
-      for (const th of document.querySelectorAll("#listing th")) th.removeAttribute("aria-sort");
-      b.closest("th").setAttribute("aria-sort", asc ? "ascending" : "descending");
     });
   }
 
