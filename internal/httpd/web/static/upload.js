@@ -93,9 +93,12 @@
       const now = performance.now();
       this.samples.push([now, done]);
       while (this.samples.length > 2 && now - this.samples[0][0] > 5000) this.samples.shift();
+      const size = this.file.size;
+      // Repaint at most five times a second: progress events come far more often.
+      if (done < size && now - (this.shown || 0) < 200) return;
+      this.shown = now;
       const [t0, d0] = this.samples[0];
       const rate = now > t0 ? (done - d0) / ((now - t0) / 1000) : 0;
-      const size = this.file.size;
       this.row.querySelector("progress").value = size ? (100 * done) / size : 100;
       this.row.querySelector(".upload-meta").textContent =
         fmtBytes(done) + " of " + fmtBytes(size) +
