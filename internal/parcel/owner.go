@@ -222,7 +222,7 @@ func (s *Service) get(ctx context.Context, id string) (Parcel, error) {
 		return Parcel{}, err
 	}
 	for _, f := range fs {
-		out.Files = append(out.Files, fileOut(f))
+		out.Files = append(out.Files, fileOut(f, dp.E2E))
 	}
 	return out, nil
 }
@@ -285,7 +285,7 @@ func (s *Service) store(ctx context.Context, dp db.Parcel, uploader, name string
 	if err != nil {
 		return File{}, err
 	}
-	return fileOut(f), nil
+	return fileOut(f, dp.E2E), nil
 }
 
 // Send sends the caller's draft: its links are made and returned (once), and it expires
@@ -504,7 +504,7 @@ func (s *Service) OpenFile(ctx context.Context, p auth.Principal, id, fileID str
 	if err != nil {
 		return nil, File{}, s.fail(ctx, rec, errs.E(op, err))
 	}
-	return r, fileOut(f), nil
+	return r, fileOut(f, dp.E2E), nil
 }
 
 // audited returns the done callback of a download: it appends rec with the bytes read

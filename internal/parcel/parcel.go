@@ -161,6 +161,7 @@ type File struct {
 	SHA256   []byte
 	Uploader string // "" the owner, else the recipient id
 	Created  time.Time
+	Sealed   bool // Name is e2e metadata, not a file name
 }
 
 // Link is a recipient's link secret, shown once. The front-end makes the URL
@@ -185,8 +186,8 @@ type NewParcel struct {
 	KDFSalt      []byte // e2e with a passphrase: 16 bytes
 }
 
-func fileOut(f db.ParcelFile) File {
-	return File{ID: f.ID, Name: f.Name, Size: f.Size, SHA256: f.SHA256, Uploader: f.Uploader, Created: f.Created}
+func fileOut(f db.ParcelFile, sealed bool) File {
+	return File{ID: f.ID, Name: f.Name, Size: f.Size, SHA256: f.SHA256, Uploader: f.Uploader, Created: f.Created, Sealed: sealed}
 }
 
 func (s *Service) status(p db.Parcel) string {

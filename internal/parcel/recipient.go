@@ -208,7 +208,7 @@ func (s *Service) viewFiles(ctx context.Context, l link) ([]ViewFile, error) {
 		if l.p.Kind == KindRequest {
 			left = 0 // uploaders do not download
 		}
-		out = append(out, ViewFile{File: fileOut(f), DownloadsLeft: left})
+		out = append(out, ViewFile{File: fileOut(f, l.p.E2E), DownloadsLeft: left})
 	}
 	return out, nil
 }
@@ -321,7 +321,7 @@ func (s *Service) countDownloads(ctx context.Context, l link, ids []string) ([]F
 			if !ok {
 				return errs.E(errs.Gone, fmt.Sprintf("the file was downloaded %d times with this link, as often as the sender allowed", l.p.MaxDownloads))
 			}
-			out = append(out, fileOut(f))
+			out = append(out, fileOut(f, l.p.E2E))
 		}
 		return nil
 	})
