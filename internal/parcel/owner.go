@@ -74,8 +74,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, np NewParcel, re
 		if err := q.InsertParcel(ctx, dp); err != nil {
 			return err
 		}
-		for _, a := range addrs {
-			r := db.ParcelRecipient{ID: newID(), ParcelID: dp.ID, Email: a, Created: now}
+		for i, a := range addrs {
+			// A microsecond apart, so that recipients (and their links) list in the order given.
+			r := db.ParcelRecipient{ID: newID(), ParcelID: dp.ID, Email: a, Created: now.Add(time.Duration(i) * time.Microsecond)}
 			var h []byte
 			if dp.State == StateOpen {
 				var token string

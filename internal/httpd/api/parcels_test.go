@@ -70,7 +70,11 @@ func TestParcelOverAPI(t *testing.T) {
 		if len(v.Files) != 2 {
 			t.Fatalf("view: %s", body)
 		}
-		resp, body = e.Do(t, testenv.Request{Method: "GET", Path: doc + "/files/" + v.Files[0].ID})
+		a := v.Files[0]
+		if a.Name != "a.txt" {
+			a = v.Files[1]
+		}
+		resp, body = e.Do(t, testenv.Request{Method: "GET", Path: doc + "/files/" + a.ID})
 		if resp.StatusCode != http.StatusOK || string(body) != "alpha" || !strings.Contains(resp.Header.Get("Content-Disposition"), "a.txt") {
 			t.Fatalf("download: %d %q %v", resp.StatusCode, body, resp.Header)
 		}
