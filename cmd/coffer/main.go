@@ -41,6 +41,8 @@ func commands() map[string]command {
 	cmds := map[string]command{
 		"serve":   {"run the server", cmdServe},
 		"version": {"print the version", cmdVersion},
+		"send":    {"send files as a parcel and print its links", cmdSend},
+		"receive": {"download, decrypt and verify a parcel's files from its link", cmdReceive},
 	}
 	for name, c := range adminCommands() {
 		cmds[name] = c

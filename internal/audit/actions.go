@@ -66,3 +66,18 @@ const (
 	Act2FAReset      = "2fa.reset"      // an administrator removed a user's TOTP key and recovery codes
 	Act2FARequire    = "2fa.require"    // an administrator required (or stopped requiring) 2FA of a user or of all
 )
+
+// Actions added with parcels (docs/parcels.md). Recipients act as "recipient:ADDRESS".
+const (
+	ActParcelCreate    = "parcel.create"    // a user created a parcel or a request
+	ActParcelFile      = "parcel.file"      // a file was added to a parcel (by its sender, or uploaded to a request)
+	ActParcelSend      = "parcel.send"      // a draft was sent and its links made
+	ActParcelRecipient = "parcel.recipient" // a recipient was added after creation
+	ActParcelRevoke    = "parcel.revoke"    // the owner revoked a parcel, or one recipient (Target)
+	ActParcelClose     = "parcel.close"     // the owner stopped a request from accepting files
+	ActParcelView      = "parcel.view"      // a recipient opened their link
+	ActParcelUnlock    = "parcel.unlock"    // a passphrase attempt
+	ActParcelDownload  = "parcel.download"  // a file of a parcel was downloaded
+	ActParcelLink      = "parcel.link"      // only denials: a token that matches no link
+	ActParcelPurge     = "parcel.purge"     // maintenance deleted an expired or revoked parcel's contents
+)

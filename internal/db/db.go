@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,11 +193,19 @@ func (d *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return errs.E(op, err)
 	}
-	for i, name := range names {
-		version := int64(i + 1)
-		if want := fmt.Sprintf("%04d_", version); !strings.HasPrefix(filepath.Base(name), want) {
-			return errs.E(op, fmt.Errorf("migration %s is out of sequence (want prefix %s)", name, want))
+	var last int64
+	for _, name := range names {
+		// The version is the file's number. Numbers must rise but may skip one: branches
+		// developed side by side reserve numbers, and each version is applied by itself
+		// (below), so one that arrives later than a higher one is still applied.
+		version, err := migrationVersion(filepath.Base(name))
+		if err != nil {
+			return errs.E(op, err)
 		}
+		if version <= last {
+			return errs.E(op, fmt.Errorf("migration %s repeats version %d", name, version))
+		}
+		last = version
 		body, err := migrations.ReadFile(name)
 		if err != nil {
 			return errs.E(op, err)
@@ -226,6 +235,16 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// migrationVersion reads the version of a migration file named NNNN_what.sql.
+func migrationVersion(name string) (int64, error) {
+	digits, _, ok := strings.Cut(name, "_")
+	v, err := strconv.ParseInt(digits, 10, 64)
+	if !ok || len(digits) != 4 || err != nil || v < 1 {
+		return 0, fmt.Errorf("migration %s is not named NNNN_description.sql", name)
+	}
+	return v, nil
 }
 
 // SchemaVersion reports the newest applied migration.

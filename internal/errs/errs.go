@@ -29,6 +29,7 @@ const (
 	IsDir                           // a file operation was asked of a directory
 	NotDir                          // a directory operation was asked of a file
 	RangeNotSatisfiable             // a byte range lies outside the file
+	Gone                            // it existed but is no longer available: an expired, revoked or used-up link
 )
 
 var kindNames = [...]string{
@@ -49,6 +50,7 @@ var kindNames = [...]string{
 	IsDir:               "is a directory",
 	NotDir:              "not a directory",
 	RangeNotSatisfiable: "range not satisfiable",
+	Gone:                "no longer available",
 }
 
 func (k Kind) String() string {

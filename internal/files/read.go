@@ -85,6 +85,30 @@ func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Rea
 	if e.IsDir {
 		return nil, errs.E(errs.IsDir, errs.Path(l.path), "is a directory")
 	}
+	r, err := s.openEntry(ctx, l, e)
+	if err != nil {
+		return nil, err
+	}
+	r.Entry = s.entry(l, e, v.perm(l))
+	r.done = func(n int64, failure error) {
+		rec := record(p, audit.ActFileDownload, l.path)
+		rec.Bytes, rec.Result = n, audit.OK
+		if failure != nil {
+			rec.Result, rec.Detail = audit.Failed, errs.Detail(failure)
+			if rec.Detail == "" {
+				rec.Detail = failure.Error()
+			}
+		}
+		if err := s.audit.Append(context.WithoutCancel(ctx), rec); err != nil {
+			s.log.Error("cannot write audit record", "action", rec.Action, "err", err)
+		}
+	}
+	return r, nil
+}
+
+// openEntry opens the content of file entry e (at l) for decryption; the caller sets the
+// Reader's Entry and done.
+func (s *Service) openEntry(ctx context.Context, l loc, e db.Entry) (*Reader, error) {
 	obj, err := s.blobs.Open(ctx, blob.ID(e.BlobID))
 	if err != nil {
 		if errs.Is(errs.NotFound, err) {
@@ -100,21 +124,7 @@ func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Rea
 		obj.Close()
 		return nil, errs.E(errs.Path(l.path), err)
 	}
-	r := &Reader{Entry: s.entry(l, e, v.perm(l)), r: pr, obj: obj}
-	r.done = func(n int64, failure error) {
-		rec := record(p, audit.ActFileDownload, l.path)
-		rec.Bytes, rec.Result = n, audit.OK
-		if failure != nil {
-			rec.Result, rec.Detail = audit.Failed, errs.Detail(failure)
-			if rec.Detail == "" {
-				rec.Detail = failure.Error()
-			}
-		}
-		if err := s.audit.Append(context.WithoutCancel(ctx), rec); err != nil {
-			s.log.Error("cannot write audit record", "action", rec.Action, "err", err)
-		}
-	}
-	return r, nil
+	return &Reader{r: pr, obj: obj}, nil
 }
 
 // Stat describes the entry at path. Errors: Invalid, NotFound, Permission (never for

@@ -25,6 +25,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/parcel"
 )
 
 // Core is Coffer without its listeners: what the server and the admin commands share.
@@ -42,6 +43,7 @@ type Core struct {
 	Version   string    // shown in the web interface; "dev" unless the command sets it
 	Files     *files.Service
 	Accounts  *accounts.Service
+	Parcels   *parcel.Service
 
 	// leftoversAge is how long ago a blob store's temporary file or multipart upload
 	// must have been written or started for Maintain to take it for a crash's leftover.
@@ -89,6 +91,7 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	c.Files = files.New(c.DB, c.Blobs, c.Keys, c.Audit, c.Log)
 	c.Files.SetPartialTTL(cfg.PartialTTL)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
+	c.Parcels = parcel.New(c.DB, c.Files, c.Audit, c.Keys, c.Log, parcel.DefaultPolicy())
 	return nil
 }
 

@@ -66,6 +66,7 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 		return nil, err
 	}
 	apiSrv := api.New(c.Files, c.Accounts, c.Auth, c.Log)
+	apiSrv.EnableParcels(c.Parcels)
 	// The web page's scripts call the API with the session cookie.
 	apiSrv.SessionAuth = webSrv.SessionPrincipal
 	// The API sees its requests unaltered: ServeMux would "clean" a path with ".." in it
@@ -143,6 +144,12 @@ func (c *Core) maintainOnce(ctx context.Context) {
 		c.Log.Warn("pruning expired web sessions failed", "err", err)
 	} else if n > 0 {
 		c.Log.Info("removed expired web sessions", "count", n)
+	}
+	// Before garbage collection, which then deletes the blobs that purging let go.
+	if n, err := c.Parcels.Purge(ctx); err != nil {
+		c.Log.Warn("purging expired parcels failed", "err", err)
+	} else if n > 0 {
+		c.Log.Info("deleted the contents of expired or revoked parcels", "count", n)
 	}
 	if n, err := c.Files.CollectGarbage(ctx, 24*time.Hour); err != nil {
 		c.Log.Warn("garbage collection failed", "err", err)

@@ -152,6 +152,14 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p auth.Princip
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Disposition", attachment(e.Name))
+	return s.serveReader(w, r, f)
+}
+
+// serveReader sends the content of f (ranges and conditional requests as ServeContent
+// does) and closes it, recording the outcome. A file that fails to read after the
+// response began breaks the response off.
+func (s *Server) serveReader(w http.ResponseWriter, r *http.Request, f *files.Reader) error {
+	e := f.Entry
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{})
 	src := &readFailure{ReadSeeker: f.Seeker()}

@@ -44,6 +44,16 @@ func TestSchemasMatchStructs(t *testing.T) {
 		"Folder":            {folder{}, true},
 		"Grant":             {grant{}, true},
 		"AuditRecord":       {audit.Exported{}, true},
+		"ParcelRequest":     {parcelRequest{}, false},
+		"Parcel":            {parcelOut{}, true},
+		"ParcelFile":        {parcelFile{}, true},
+		"ParcelRecipient":   {parcelRecipient{}, true},
+		"ParcelDownload":    {parcelDownload{}, true},
+		"ParcelLink":        {parcelLink{}, true},
+		"ParcelView":        {viewOut{}, true},
+		"SendRequest":       {sendRequest{}, false},
+		"RecipientRequest":  {recipientRequest{}, false},
+		"UnlockRequest":     {unlockRequest{}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			schema, ok := doc.Components.Schemas[name]

@@ -49,6 +49,8 @@ func status(k errs.Kind) int {
 		return 499 // the client went away; nobody reads this
 	case errs.RangeNotSatisfiable:
 		return http.StatusRequestedRangeNotSatisfiable
+	case errs.Gone:
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }
