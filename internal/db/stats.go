@@ -16,8 +16,8 @@ type ActionCount struct {
 type Totals struct {
 	Users, DisabledUsers int64
 	Folders              int64 // home and shared folders
-	Files                int64
-	StoredBytes          int64 // plaintext bytes charged to folders (partial uploads included)
+	Files                int64 // parcels' files included
+	StoredBytes          int64 // plaintext bytes charged to folders (partial uploads and parcels included)
 	LiveWebSessions      int64
 	PartialUploads       int64
 }
@@ -25,10 +25,12 @@ type Totals struct {
 const (
 	qAuditActionCounts = `SELECT action, result, COUNT(*), COALESCE(SUM(bytes), 0) FROM audit_log WHERE at >= $1 GROUP BY action, result ORDER BY action, result`
 	qUserTotals        = `SELECT COUNT(*), COALESCE(SUM(disabled), 0) FROM users`
-	qFolderTotals      = `SELECT COUNT(*), COALESCE(SUM(used_bytes), 0) FROM folders`
-	qFileTotal         = `SELECT COUNT(*) FROM entries WHERE is_dir = 0`
-	qLiveSessionTotal  = `SELECT COUNT(*) FROM web_sessions WHERE state = 'ok' AND expires > $1 AND last_seen + idle_timeout > $1`
-	qUploadTotal       = `SELECT COUNT(*) FROM uploads`
+	// Folders counts home and shared folders, not the parcels' (no name and no owner);
+	// the bytes are everyone's.
+	qFolderTotals     = `SELECT COALESCE(SUM(CASE WHEN name IS NOT NULL OR owner_id IS NOT NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(used_bytes), 0) FROM folders`
+	qFileTotal        = `SELECT COUNT(*) FROM entries WHERE is_dir = 0`
+	qLiveSessionTotal = `SELECT COUNT(*) FROM web_sessions WHERE state = 'ok' AND expires > $1 AND last_seen + idle_timeout > $1`
+	qUploadTotal      = `SELECT COUNT(*) FROM uploads`
 )
 
 // AuditActionCounts counts the audit records since a time by action and result.
