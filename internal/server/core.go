@@ -195,18 +195,46 @@ func (c *Core) openKeys(ctx context.Context, env func(string) string) error {
 			return fmt.Errorf("wrong key-encryption key: key %s in %s is not the key this database was set up with; refusing to start (use the right key file)", id, c.KeySource)
 		}
 	}
-	for _, id := range c.Keys.IDs() {
-		if !slices.Contains(known, id) {
+	return c.registerKeys(ctx)
+}
+
+// registerKeys stores the check values of the keys the database does not know yet. Nodes
+// of a cluster register under a lock: when two start at once on an empty database
+// without a configured key, each having made a key of its own, the second learns here
+// that the first one's key is the database's, and stops.
+func (c *Core) registerKeys(ctx context.Context) error {
+	err := c.DB.Tx(ctx, func(q db.Q) error {
+		if err := q.LockKEKChecks(ctx); err != nil {
+			return err
+		}
+		known, err := q.KEKCheckIDs(ctx)
+		if err != nil {
+			return err
+		}
+		if c.NewKey && len(known) > 0 {
+			return fmt.Errorf("another node set this database up with key %s while this one started: give every node the same key (copy its key file to %s, or set COFFER_KEK or --kek-file)", strings.Join(known, ", "), c.KeySource)
+		}
+		for _, id := range c.Keys.IDs() {
+			if slices.Contains(known, id) {
+				continue
+			}
 			v, err := c.Keys.CheckValue(id)
 			if err != nil {
 				return err
 			}
-			if err := q.PutKEKCheck(ctx, id, v); err != nil && !errs.Is(errs.Exist, err) {
+			if err := q.PutKEKCheck(ctx, id, v); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil && c.NewKey {
+		// The key protects nothing yet: leave no key file that does not fit the database.
+		if rerr := os.Remove(c.KeySource); rerr != nil {
+			c.Log.Warn("cannot remove the unused key file", "path", c.KeySource, "err", rerr)
+		}
 	}
-	return nil
+	return err
 }
 
 // Close releases everything Open acquired.
