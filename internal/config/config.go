@@ -31,6 +31,7 @@ type Config struct {
 	PartialTTL      time.Duration
 	Node            string        // this node's name in job leases and logs; "" = the host name
 	JobLease        time.Duration // how long a node holds a periodic job without renewing
+	UploadLease     time.Duration // how long a transfer holds a partial upload without renewing
 	ConfigFile      string
 }
 
@@ -58,6 +59,8 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 	fs.StringVar(&c.Node, "node", "", "this node's `name`, shown in job leases and logs (default: the host name)")
 	fs.DurationVar(&c.JobLease, "job-lease", time.Minute, "how long a node holds a periodic job's lease without renewing it: when a node dies,\n"+
 		"another takes over its jobs within this time (docs/deploy.md)")
+	fs.DurationVar(&c.UploadLease, "upload-lease", 30*time.Second, "how long a transfer holds a partial upload without renewing it: when a node dies\n"+
+		"during an upload, its client can resume on another node after at most this time")
 	fs.StringVar(&c.SFTPAddr, "sftp", ":2022", "SFTP listen `address`, or off")
 	fs.StringVar(&c.SFTPHostKeys, "sftp-host-keys", "", "`directory` of the SSH host keys (default: DATA/ssh; created on first start; share it between nodes)")
 	fs.StringVar(&c.SFTP.Ciphers, "sftp-ciphers", "", "comma-separated `list` of SSH ciphers to offer, a subset of aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com (default: all three)")

@@ -88,6 +88,7 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	c.Web = auth.NewWeb(c.Auth, c.Keys, auth.DefaultSessionPolicy)
 	c.Files = files.New(c.DB, c.Blobs, c.Keys, c.Audit, c.Log)
 	c.Files.SetPartialTTL(cfg.PartialTTL)
+	c.Files.SetUploadLease(cfg.UploadLease)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
 	return nil
 }
