@@ -332,6 +332,11 @@ func TestCluster(t *testing.T) {
 			firstOK.Sub(killedAt).Round(time.Microsecond), failed, ok)
 		w.start(victim)
 		w.balance()
+		for _, nd := range w.nodes {
+			if strings.Contains(nd.log.String(), "remote="+proxyFrom) {
+				t.Errorf("node %s logged a request from the proxy's address, not the client's", nd.name)
+			}
+		}
 	})
 
 	step("nothing acknowledged is lost, and the audit log is one valid chain", func(t *testing.T) {

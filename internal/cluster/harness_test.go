@@ -37,6 +37,11 @@ import (
 
 const adminPassword = "cluster-admin-password-42"
 
+// proxyFrom is the address the proxies connect to the nodes from (any 127.0.0.0/8
+// address is loopback on Linux), which the nodes trust to send PROXY headers: so the
+// test reaches the nodes both directly, from 127.0.0.1, and through the proxies.
+const proxyFrom = "127.0.0.2"
+
 // world is a cluster: one PostgreSQL database, one S3 bucket, coffer serve nodes (real
 // processes of the binary) and round-robin proxies for HTTPS and SFTP in front of them.
 type world struct {
@@ -130,6 +135,7 @@ func newWorld(t *testing.T, n int) *world {
 		t.Fatal(err)
 	}
 	for _, p := range []*cluster.Proxy{w.httpsLB, w.sftpLB} {
+		p.From, p.ProxyHeader = net.ParseIP(proxyFrom), true
 		go p.Serve()
 		t.Cleanup(func() { p.Close() })
 	}
@@ -189,7 +195,7 @@ func (w *world) start(nd *node) {
 		"--http", "127.0.0.1:0", "--sftp", "127.0.0.1:0", "--node", nd.name,
 		"--tls-cert", filepath.Join(w.shared, "cert.pem"), "--tls-key", filepath.Join(w.shared, "key.pem"),
 		"--sftp-host-keys", filepath.Join(w.shared, "ssh"),
-		"--job-lease", jobLease.String(), "--upload-lease", uploadLease.String(), "--shutdown-timeout", "5s")
+		"--proxy-protocol", proxyFrom, "--job-lease", jobLease.String(), "--upload-lease", uploadLease.String(), "--shutdown-timeout", "5s")
 	nd.cmd.Env = w.env
 	nd.log = &syncBuffer{}
 	nd.cmd.Stderr = nd.log

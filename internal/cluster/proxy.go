@@ -9,15 +9,22 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/pires/go-proxyproto"
 )
 
 // Proxy passes each TCP connection it accepts to the next of its backends in turn. A
 // backend that refuses the connection is skipped for the next one, as a load balancer
 // retries another server when a connection fails (HAProxy's "option redispatch"), so
-// that a dead node costs new connections nothing but a refused dial.
+// that a dead node costs new connections nothing but a refused dial. It can tell the
+// backends each client's address with the PROXY protocol, as HAProxy's send-proxy-v2 does.
 type Proxy struct {
 	ln   net.Listener
 	dial time.Duration
+
+	// Set before Serve:
+	From        net.IP // the address to connect to backends from; nil = any
+	ProxyHeader bool   // start each backend connection with a PROXY v2 header naming the client
 
 	mu       sync.Mutex
 	backends []string
@@ -113,14 +120,24 @@ func (p *Proxy) pick() []string {
 func (p *Proxy) pass(c net.Conn) {
 	defer c.Close()
 	var b net.Conn
+	d := net.Dialer{Timeout: p.dial}
+	if p.From != nil {
+		d.LocalAddr = &net.TCPAddr{IP: p.From}
+	}
 	for _, addr := range p.pick() {
 		var err error
-		if b, err = net.DialTimeout("tcp", addr, p.dial); err == nil {
+		if b, err = d.Dial("tcp", addr); err == nil {
 			break
 		}
 	}
 	if b == nil {
 		return // no backend answers: the client sees the connection close
+	}
+	if p.ProxyHeader {
+		if _, err := proxyproto.HeaderProxyFromAddrs(2, c.RemoteAddr(), c.LocalAddr()).WriteTo(b); err != nil {
+			b.Close()
+			return
+		}
 	}
 	if !p.track(b, true) {
 		b.Close()

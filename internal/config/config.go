@@ -29,6 +29,7 @@ type Config struct {
 	LogLevel        string
 	ShutdownTimeout time.Duration
 	PartialTTL      time.Duration
+	ProxyProtocol   string        // comma-separated addresses/prefixes of balancers that send PROXY headers
 	Node            string        // this node's name in job leases and logs; "" = the host name
 	JobLease        time.Duration // how long a node holds a periodic job without renewing
 	UploadLease     time.Duration // how long a transfer holds a partial upload without renewing
@@ -56,6 +57,9 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long transfers in progress may finish after SIGINT/SIGTERM")
 	fs.DurationVar(&c.PartialTTL, "partial-ttl", 24*time.Hour, "how long an interrupted upload is kept for its owner to resume")
+	fs.StringVar(&c.ProxyProtocol, "proxy-protocol", "", "comma-separated `addresses` or CIDR prefixes of load balancers that send the PROXY protocol\n"+
+		"(v1 or v2) on the HTTPS and SFTP ports: their connections must start with it, and the client address\n"+
+		"it names is the one logged, audited and locked out (docs/deploy.md)")
 	fs.StringVar(&c.Node, "node", "", "this node's `name`, shown in job leases and logs (default: the host name)")
 	fs.DurationVar(&c.JobLease, "job-lease", time.Minute, "how long a node holds a periodic job's lease without renewing it: when a node dies,\n"+
 		"another takes over its jobs within this time (docs/deploy.md)")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -46,6 +47,8 @@ type Core struct {
 	// leftoversAge is how long ago a blob store's temporary file or multipart upload
 	// must have been written or started for Maintain to take it for a crash's leftover.
 	leftoversAge time.Duration
+	// trustedProxies are the load balancers that send PROXY headers (--proxy-protocol).
+	trustedProxies []netip.Prefix
 }
 
 // Open opens (and on first use initialises) the data directory, the key-encryption key,
@@ -61,13 +64,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, env func(str
 
 func (c *Core) open(ctx context.Context, env func(string) string) error {
 	cfg := c.Config
+	var err error
+	if c.trustedProxies, err = ParseTrustedProxies(cfg.ProxyProtocol); err != nil {
+		return errs.E(errs.Invalid, err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create data directory %q: %w (create it, owned by the user running coffer, or pass --data)", cfg.DataDir, unwrapPath(err))
 	}
 	if _, err := os.ReadDir(cfg.DataDir); err != nil {
 		return fmt.Errorf("cannot read data directory %q: %w (run coffer as the directory's owner or pass --data)", cfg.DataDir, unwrapPath(err))
 	}
-	var err error
 	if c.DB, err = db.Open(ctx, cfg.DBDSN()); err != nil {
 		return err
 	}

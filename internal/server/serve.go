@@ -65,6 +65,7 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w (is another server using the port? choose another with --http)", c.Config.HTTPAddr, err)
 	}
+	ln = withProxyProtocol(ln, c.trustedProxies, c.Log)
 	webSrv, err := web.New(c.Files, c.Accounts, c.Web, c.Log, c.Version)
 	if err != nil {
 		ln.Close()

@@ -35,6 +35,7 @@ func (c *Core) ListenSFTP() (*SFTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen for SFTP on %s: %w (is another server using the port? choose another with --sftp, or --sftp off)", c.Config.SFTPAddr, err)
 	}
+	ln = withProxyProtocol(ln, c.trustedProxies, c.Log)
 	return &SFTP{Server: srv, ln: ln, Fingerprints: sftpd.Fingerprints(keys), Created: created}, nil
 }
 
