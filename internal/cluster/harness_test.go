@@ -144,13 +144,18 @@ func newWorld(t *testing.T, n int) *world {
 	return w
 }
 
-// buildCoffer builds the coffer binary into a temporary directory.
+// buildCoffer builds the coffer binary into a temporary directory (with the race
+// detector when the test has it).
 func buildCoffer(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "coffer")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/coffer-mft/coffer/cmd/coffer").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	out, err := exec.CommandContext(ctx, "go", append(args, "github.com/coffer-mft/coffer/cmd/coffer")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -225,7 +230,13 @@ func (w *world) start(nd *node) {
 		cmd.Wait()
 		close(exited)
 	}()
-	t.Cleanup(func() { nd.stop(cmd, exited) })
+	log := nd.log
+	t.Cleanup(func() {
+		nd.stop(cmd, exited)
+		if strings.Contains(log.String(), "WARNING: DATA RACE") {
+			t.Errorf("node %s had a data race:\n%s", nd.name, log)
+		}
+	})
 	select {
 	case a, ok := <-addrs:
 		if !ok {
