@@ -2,8 +2,10 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -94,7 +96,11 @@ func (l *proxyListener) run() {
 		go func() {
 			pc, err := readProxyHeader(c)
 			if err != nil {
-				l.log.Warn("closed a connection from a --proxy-protocol balancer without a valid PROXY header", "from", c.RemoteAddr(), "err", err)
+				level := slog.LevelWarn
+				if errors.Is(err, io.EOF) {
+					level = slog.LevelDebug // closed without a byte: a balancer's TCP health check
+				}
+				l.log.Log(context.Background(), level, "closed a connection from a --proxy-protocol balancer without a valid PROXY header", "from", c.RemoteAddr(), "err", err)
 				c.Close()
 				return
 			}
@@ -161,6 +167,9 @@ func readProxyHeader(c net.Conn) (net.Conn, error) {
 	r := bufio.NewReader(c)
 	if err := c.SetReadDeadline(time.Now().Add(proxyHeaderTimeout)); err != nil {
 		return nil, err
+	}
+	if _, err := r.Peek(1); err != nil {
+		return nil, err // io.EOF: closed without sending anything
 	}
 	h, err := proxyproto.Read(r)
 	if err != nil {
