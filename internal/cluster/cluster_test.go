@@ -336,6 +336,9 @@ func TestCluster(t *testing.T) {
 			if strings.Contains(nd.log.String(), "remote="+proxyFrom) {
 				t.Errorf("node %s logged a request from the proxy's address, not the client's", nd.name)
 			}
+			if strings.Contains(nd.log.String(), "presents a different") {
+				t.Errorf("node %s warned that the nodes do not share their certificate or host keys", nd.name)
+			}
 		}
 	})
 

@@ -94,6 +94,9 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 		// A non-nil empty map keeps net/http from enabling HTTP/2 by itself.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
+	if w := c.checkShared(context.Background(), sharedTLS, fp); w != "" {
+		c.Log.Warn(w + ": clients that the load balancer sends to both see the certificate change; give every node the same --tls-cert and --tls-key (docs/deploy.md)")
+	}
 	return &HTTPS{srv: srv, ln: tls.NewListener(ln, tlsCfg), Fingerprint: fp, Generated: gen}, nil
 }
 
