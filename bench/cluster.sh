@@ -52,7 +52,7 @@ export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-$$
 unset AWS_CA_BUNDLE || true
 ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID ROOT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
   versitygw --port "127.0.0.1:$s3port" posix "$work/s3" > "$work/versitygw.log" 2>&1 &
-pids+=($!)
+vgwpid=$!; pids+=($vgwpid)
 waitfor "http://127.0.0.1:$s3port/"
 blobs="s3://coffer/blobs?endpoint=http://127.0.0.1:$s3port&path-style=true"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
@@ -78,7 +78,7 @@ tok() { curl -sk -u "admin:$COFFER_ADMIN_PASSWORD" -X POST "$1/api/v1/tokens" | 
 # One node on local disk and SQLite, for comparison.
 lp=$(freeport)
 "$work/coffer" serve --data "$work/local" --http "127.0.0.1:$lp" --sftp off --log-level warn > "$work/local.log" 2>&1 &
-pids+=($!)
+localpid=$!; pids+=($localpid)
 waitfor "https://127.0.0.1:$lp/"
 
 echo "== HAProxy"
@@ -134,7 +134,8 @@ echo "== 1. $SIZE_MB MiB: Coffer on S3 (node n1) vs minio-go directly vs Coffer 
 head -c $((SIZE_MB << 20)) /dev/urandom > "$work/file.bin"
 COFFER_TOKEN_S3=$(tok "https://127.0.0.1:$(cat "$work/n1.https")") COFFER_TOKEN_LOCAL=$(tok "https://127.0.0.1:$lp") \
   "$work/s3cmp" -file "$work/file.bin" -s3 "http://127.0.0.1:$s3port" -bucket direct \
-  -coffer-s3 "https://127.0.0.1:$(cat "$work/n1.https")" -coffer-local "https://127.0.0.1:$lp" -runs "$RUNS"
+  -coffer-s3 "https://127.0.0.1:$(cat "$work/n1.https")" -coffer-local "https://127.0.0.1:$lp" -runs "$RUNS" \
+  -cpu "coffer-s3=$(cat "$work/n1.pid"),coffer-local=$localpid,versitygw=$vgwpid"
 rm -f "$work/file.bin"
 
 echo

@@ -15,10 +15,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -32,7 +35,10 @@ func main() {
 	cofferS3 := flag.String("coffer-s3", "", "base URL of a Coffer on that S3 server")
 	cofferLocal := flag.String("coffer-local", "", "base URL of a Coffer on local disk (optional)")
 	runs := flag.Int("runs", 3, "runs")
+	cpuOf := flag.String("cpu", "", "comma-separated name=PID of server processes whose CPU time to report (e.g. coffer=123,versitygw=456)")
 	flag.Parse()
+	procs, err := parseProcs(*cpuOf)
+	check(err)
 	if *file == "" || *s3url == "" || *bucket == "" || *cofferS3 == "" {
 		fmt.Fprintln(os.Stderr, "s3cmp: give -file, -s3, -bucket and -coffer-s3")
 		os.Exit(2)
@@ -104,10 +110,20 @@ func main() {
 
 	put := make([][]float64, len(targets))
 	get := make([][]float64, len(targets))
+	cpu := map[string][]float64{} // "target op process" -> CPU seconds per GiB, per run
+	measure := func(name string, fn func() error) float64 {
+		before := cpuTimes(procs)
+		v := timed(name, size, fn)
+		after := cpuTimes(procs)
+		for p := range after {
+			cpu[name+"\t"+p] = append(cpu[name+"\t"+p], (after[p]-before[p])/(float64(size)/(1<<30)))
+		}
+		return v
+	}
 	for r := range *runs {
 		for i, t := range targets { // interleaved, so that load drifts hit every target alike
-			put[i] = append(put[i], timed(t.name+" put", size, t.put))
-			get[i] = append(get[i], timed(t.name+" get", size, t.get))
+			put[i] = append(put[i], measure(t.name+" put", t.put))
+			get[i] = append(get[i], measure(t.name+" get", t.get))
 		}
 		fmt.Fprintf(os.Stderr, "run %d of %d done\n", r+1, *runs)
 	}
@@ -120,6 +136,62 @@ func main() {
 	if len(targets) == 3 {
 		fmt.Printf("Coffer on S3 / Coffer on local disk: put %.2f, get %.2f\n", median(put[1])/median(put[2]), median(get[1])/median(get[2]))
 	}
+	if len(procs) > 0 {
+		fmt.Printf("CPU seconds per GiB (medians), by process:\n")
+		for _, t := range targets {
+			for _, op := range []string{"put", "get"} {
+				fmt.Printf("  %-26s", t.name+" "+op)
+				for _, p := range append(slices.Sorted(maps.Keys(procs)), "client") {
+					fmt.Printf("  %s %.2f", p, median(cpu[t.name+" "+op+"\t"+p]))
+				}
+				fmt.Println()
+			}
+		}
+	}
+}
+
+// parseProcs parses name=PID,...
+func parseProcs(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, item := range strings.Split(v, ",") {
+		if item == "" {
+			continue
+		}
+		name, pid, ok := strings.Cut(item, "=")
+		n, err := strconv.Atoi(pid)
+		if !ok || err != nil || name == "" || name == "client" {
+			return nil, fmt.Errorf("-cpu: %q is not name=PID", item)
+		}
+		out[name] = n
+	}
+	return out, nil
+}
+
+// cpuTimes returns the user+system CPU seconds of each process so far, and of this one
+// (the client) as "client".
+func cpuTimes(procs map[string]int) map[string]float64 {
+	out := map[string]float64{}
+	for name, pid := range procs {
+		out[name] = procCPU(strconv.Itoa(pid))
+	}
+	out["client"] = procCPU("self")
+	return out
+}
+
+// procCPU reads utime+stime from /proc/PID/stat (clock ticks of 1/100 s on Linux).
+func procCPU(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields count from after it.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	sy, _ := strconv.ParseFloat(f[12], 64)
+	return (u + sy) / 100
 }
 
 // onlyReader hides every method but Read, as a network body would.
