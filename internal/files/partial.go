@@ -376,6 +376,15 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 			return err
 		}
 		if resumed != nil {
+			// A transfer whose lease ran out may find that another one continued
+			// the upload meanwhile: what the other one stored (and acknowledged) stands.
+			cur, err := q.UploadByID(ctx, resumed.ID)
+			if err != nil {
+				return err
+			}
+			if cur.BlobID != resumed.BlobID {
+				return errs.E(errs.Conflict, errs.Path(l.path), fmt.Sprintf("the upload was continued on another connection while this one was stalled; it now holds %d bytes: resume from there", cur.Size))
+			}
 			if err := s.charge(ctx, q, l.folder.ID, size-resumed.Size); err != nil {
 				return err
 			}
