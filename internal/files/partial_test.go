@@ -395,7 +395,7 @@ func TestLapsedLeaseLosesToTheNewTransfer(t *testing.T) {
 			_, _, err := f.svc.Append(f.ctx, alice, part.ID, 100, pr)
 			slow <- err
 		}()
-		pw.Write(data[100:1100]) // the slow transfer holds the lease
+		pw.Write(data[100:1100])                                                  // the slow transfer holds the lease
 		if err := f.db.Q().RenewUpload(f.ctx, part.ID, time.Time{}); err != nil { // ...which runs out
 			t.Fatal(err)
 		}
