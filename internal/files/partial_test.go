@@ -395,8 +395,9 @@ func TestLapsedLeaseLosesToTheNewTransfer(t *testing.T) {
 			_, _, err := f.svc.Append(f.ctx, alice, part.ID, 100, pr)
 			slow <- err
 		}()
-		pw.Write(data[100:1100])                                                  // the slow transfer holds the lease
-		if err := f.db.Q().RenewUpload(f.ctx, part.ID, time.Time{}); err != nil { // ...which runs out
+		// The slow transfer holds the lease, which runs out.
+		pw.Write(data[100:1100])
+		if err := f.db.Q().RenewUpload(f.ctx, part.ID, time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if p, _, err := f.svc.Append(f.ctx, alice, part.ID, 100, bytes.NewReader(data[100:5000])); err != nil || p.Size != 5000 {
