@@ -1,5 +1,6 @@
 // Command putmany uploads many small files to a Coffer server concurrently and reports
-// files per second: the "1,000 uploads of 4 KiB by 8 clients" benchmark.
+// files per second: the "1,000 uploads of 4 KiB by 8 clients" benchmark. With -op get
+// it downloads the files a previous run uploaded (bench/cluster.sh: aggregate throughput).
 package main
 
 import (
@@ -23,7 +24,12 @@ func main() {
 	c := flag.Int("c", 8, "concurrent clients")
 	size := flag.Int("size", 4096, "bytes per file")
 	dir := flag.String("dir", "putmany", "directory to upload into")
+	op := flag.String("op", "put", "put (upload the files) or get (download them)")
 	flag.Parse()
+	if *op != "put" && *op != "get" {
+		fmt.Fprintln(os.Stderr, "putmany: -op is put or get")
+		os.Exit(2)
+	}
 	if *token == "" {
 		fmt.Fprintln(os.Stderr, "putmany: give --token or COFFER_TOKEN")
 		os.Exit(2)
@@ -46,16 +52,21 @@ func main() {
 					return
 				}
 				url := fmt.Sprintf("%s/api/v1/files/%s/f%06d.bin", *base, *dir, i)
-				req, _ := http.NewRequest("PUT", url, bytes.NewReader(body))
+				method, want := "PUT", http.StatusCreated
+				var rd io.Reader = bytes.NewReader(body)
+				if *op == "get" {
+					method, want, rd = "GET", http.StatusOK, nil
+				}
+				req, _ := http.NewRequest(method, url, rd)
 				req.Header.Set("Authorization", "Bearer "+*token)
 				resp, err := client.Do(req)
 				if err != nil {
 					failed.Add(1)
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				n, _ := io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
+				if resp.StatusCode != want || (*op == "get" && n != int64(*size)) {
 					failed.Add(1)
 				}
 			}
@@ -63,8 +74,8 @@ func main() {
 	}
 	wg.Wait()
 	el := time.Since(start)
-	fmt.Printf("%d files of %d bytes, %d clients: %.2fs, %.0f files/s, %d failed\n",
-		*n, *size, *c, el.Seconds(), float64(*n)/el.Seconds(), failed.Load())
+	fmt.Printf("%s %d files of %d bytes, %d clients: %.2fs, %.0f files/s, %.0f MB/s, %d failed\n",
+		*op, *n, *size, *c, el.Seconds(), float64(*n)/el.Seconds(), float64(*n)*float64(*size)/1e6/el.Seconds(), failed.Load())
 	if failed.Load() > 0 {
 		os.Exit(1)
 	}

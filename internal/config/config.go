@@ -29,6 +29,10 @@ type Config struct {
 	LogLevel        string
 	ShutdownTimeout time.Duration
 	PartialTTL      time.Duration
+	ProxyProtocol   string        // comma-separated addresses/prefixes of balancers that send PROXY headers
+	Node            string        // this node's name in job leases and logs; "" = the host name
+	JobLease        time.Duration // how long a node holds a periodic job without renewing
+	UploadLease     time.Duration // how long a transfer holds a partial upload without renewing
 	ConfigFile      string
 }
 
@@ -53,6 +57,14 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long transfers in progress may finish after SIGINT/SIGTERM")
 	fs.DurationVar(&c.PartialTTL, "partial-ttl", 24*time.Hour, "how long an interrupted upload is kept for its owner to resume")
+	fs.StringVar(&c.ProxyProtocol, "proxy-protocol", "", "comma-separated `addresses` or CIDR prefixes of load balancers that send the PROXY protocol\n"+
+		"(v1 or v2) on the HTTPS and SFTP ports: their connections must start with it, and the client address\n"+
+		"it names is the one logged, audited and locked out (docs/deploy.md)")
+	fs.StringVar(&c.Node, "node", "", "this node's `name`, shown in job leases and logs (default: the host name)")
+	fs.DurationVar(&c.JobLease, "job-lease", time.Minute, "how long a node holds a periodic job's lease without renewing it: when a node dies,\n"+
+		"another takes over its jobs within this time (docs/deploy.md)")
+	fs.DurationVar(&c.UploadLease, "upload-lease", 30*time.Second, "how long a transfer holds a partial upload without renewing it: when a node dies\n"+
+		"during an upload, its client can resume on another node after at most this time")
 	fs.StringVar(&c.SFTPAddr, "sftp", ":2022", "SFTP listen `address`, or off")
 	fs.StringVar(&c.SFTPHostKeys, "sftp-host-keys", "", "`directory` of the SSH host keys (default: DATA/ssh; created on first start; share it between nodes)")
 	fs.StringVar(&c.SFTP.Ciphers, "sftp-ciphers", "", "comma-separated `list` of SSH ciphers to offer, a subset of aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com (default: all three)")
@@ -194,6 +206,17 @@ func (c *Config) SFTPHostKeyDir() string {
 		return c.SFTPHostKeys
 	}
 	return filepath.Join(c.DataDir, "ssh")
+}
+
+// NodeName is this node's name: Node, else the host name.
+func (c *Config) NodeName() string {
+	if c.Node != "" {
+		return c.Node
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "coffer"
 }
 
 // SFTPEnabled reports whether SFTP should listen.

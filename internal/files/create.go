@@ -141,6 +141,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 				return Entry{}, fmt.Errorf("%w; the %d bytes received were kept: resume the upload from there before %s",
 					err, kept.Size, kept.Expires.UTC().Format(time.RFC3339))
 			}
+			if errs.Is(errs.Conflict, kerr) {
+				return Entry{}, kerr // another transfer took the upload over: the lease is its own now
+			}
 			release()
 			return Entry{}, err
 		}

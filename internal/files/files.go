@@ -32,12 +32,13 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	partialTTL time.Duration
+	partialTTL  time.Duration
+	uploadLease time.Duration // see SetUploadLease
 }
 
 // New returns a Service.
 func New(d *db.DB, blobs blob.Store, keys *crypt.Keyring, a *audit.Log, log *slog.Logger) *Service {
-	return &Service{db: d, blobs: blobs, keys: keys, audit: a, log: log, now: time.Now, partialTTL: DefaultPartialTTL}
+	return &Service{db: d, blobs: blobs, keys: keys, audit: a, log: log, now: time.Now, partialTTL: DefaultPartialTTL, uploadLease: DefaultUploadLease}
 }
 
 // Entry is a file or directory as users see it.

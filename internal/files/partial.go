@@ -40,13 +40,20 @@ type Partial struct {
 	Busy    bool // a transfer is appending to it now
 }
 
-// Leases: a transfer that appends to a partial upload holds it for leaseTTL, renewed every
-// leaseRenew, so that no other transfer appends at the same time; a node that dies holding
-// one frees it when the lease runs out.
-const (
-	leaseTTL   = 90 * time.Second
-	leaseRenew = 30 * time.Second
-)
+// DefaultUploadLease is how long a transfer holds a partial upload without renewing it.
+const DefaultUploadLease = 30 * time.Second
+
+// SetUploadLease sets how long a transfer that appends to a partial upload holds it
+// without renewing (DefaultUploadLease if d <= 0); it renews every third of that, so that
+// no other transfer appends at the same time. A node that dies holding one frees it when
+// the lease runs out: that is how long its client waits to resume on another node. Call
+// it before the Service is used.
+func (s *Service) SetUploadLease(d time.Duration) {
+	if d <= 0 {
+		d = DefaultUploadLease
+	}
+	s.uploadLease = d
+}
 
 // SetPartialTTL sets how long partial uploads are kept (DefaultPartialTTL if d <= 0).
 // Call it before the Service is used.
@@ -270,7 +277,7 @@ func (s *Service) leasePartial(ctx context.Context, p auth.Principal, l loc, opt
 		return db.Upload{}, err
 	}
 	now := s.now()
-	if err := q.LeaseUpload(ctx, u.ID, now, now.Add(leaseTTL)); err != nil {
+	if err := q.LeaseUpload(ctx, u.ID, now, now.Add(s.uploadLease)); err != nil {
 		if errs.Is(errs.Conflict, err) {
 			return db.Upload{}, errs.E(errs.Conflict, errs.Path(l.path), "the upload is being received on another connection (perhaps one that broke and that the server has not noticed yet): try again in a minute")
 		}
@@ -289,14 +296,14 @@ func (s *Service) holdLease(ctx context.Context, id string) (stop func()) {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(leaseRenew)
+		t := time.NewTicker(s.uploadLease / 3)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				if err := s.db.Q().RenewUpload(context.WithoutCancel(ctx), id, s.now().Add(leaseTTL)); err != nil {
+				if err := s.db.Q().RenewUpload(context.WithoutCancel(ctx), id, s.now().Add(s.uploadLease)); err != nil {
 					s.log.Warn("cannot renew the lease of a partial upload", "upload", id, "err", err)
 				}
 			}
@@ -369,6 +376,15 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 			return err
 		}
 		if resumed != nil {
+			// A transfer whose lease ran out may find that another one continued
+			// the upload meanwhile: what the other one stored (and acknowledged) stands.
+			cur, err := q.UploadByID(ctx, resumed.ID)
+			if err != nil {
+				return err
+			}
+			if cur.BlobID != resumed.BlobID {
+				return errs.E(errs.Conflict, errs.Path(l.path), fmt.Sprintf("the upload was continued on another connection while this one was stalled; it now holds %d bytes: resume from there", cur.Size))
+			}
 			if err := s.charge(ctx, q, l.folder.ID, size-resumed.Size); err != nil {
 				return err
 			}

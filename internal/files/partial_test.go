@@ -373,3 +373,52 @@ func TestUploadLease(t *testing.T) {
 		t.Fatal("file differs")
 	}
 }
+
+// A transfer whose lease ran out (its node froze, or could not reach the database to
+// renew it) while another transfer continued the upload does not overwrite what the other
+// one stored when it is cut off at last: the newer state stands, and is charged once.
+func TestLapsedLeaseLosesToTheNewTransfer(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 0)
+		data := randomBytes(3 * chunk)
+		part, err := f.svc.StartUpload(f.ctx, alice, "/x", files.StartOptions{Length: int64(len(data))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, _, err := f.svc.Append(f.ctx, alice, part.ID, 0, bytes.NewReader(data[:100])); err != nil || p.Size != 100 {
+			t.Fatalf("first piece: %+v, %v", p, err)
+		}
+		pr, pw := io.Pipe()
+		slow := make(chan error, 1)
+		go func() {
+			_, _, err := f.svc.Append(f.ctx, alice, part.ID, 100, pr)
+			slow <- err
+		}()
+		// The slow transfer holds the lease, which runs out.
+		pw.Write(data[100:1100])
+		if err := f.db.Q().RenewUpload(f.ctx, part.ID, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if p, _, err := f.svc.Append(f.ctx, alice, part.ID, 100, bytes.NewReader(data[100:5000])); err != nil || p.Size != 5000 {
+			t.Fatalf("the new transfer: %+v, %v", p, err)
+		}
+		pw.CloseWithError(errors.New("connection reset by peer"))
+		err = <-slow
+		wantKind(t, "the stale transfer", err, errs.Conflict)
+		p, err := f.svc.PartialByID(f.ctx, alice, part.ID)
+		if err != nil || p.Size != 5000 {
+			t.Fatalf("the partial upload after both: %+v, %v; want the new transfer's 5000 bytes", p, err)
+		}
+		if got := f.used(f.homeID(alice)); got != 5000 {
+			t.Errorf("used %d, want 5000", got)
+		}
+		f.clean(1)
+		if _, e, err := f.svc.Append(f.ctx, alice, part.ID, 5000, bytes.NewReader(data[5000:])); err != nil || e == nil {
+			t.Fatalf("completing: %v", err)
+		}
+		if !bytes.Equal(f.get(alice, "/x"), data) {
+			t.Fatal("file differs")
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -48,6 +49,8 @@ type Core struct {
 	// leftoversAge is how long ago a blob store's temporary file or multipart upload
 	// must have been written or started for Maintain to take it for a crash's leftover.
 	leftoversAge time.Duration
+	// trustedProxies are the load balancers that send PROXY headers (--proxy-protocol).
+	trustedProxies []netip.Prefix
 }
 
 // Open opens (and on first use initialises) the data directory, the key-encryption key,
@@ -63,13 +66,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, env func(str
 
 func (c *Core) open(ctx context.Context, env func(string) string) error {
 	cfg := c.Config
+	var err error
+	if c.trustedProxies, err = ParseTrustedProxies(cfg.ProxyProtocol); err != nil {
+		return errs.E(errs.Invalid, err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create data directory %q: %w (create it, owned by the user running coffer, or pass --data)", cfg.DataDir, unwrapPath(err))
 	}
 	if _, err := os.ReadDir(cfg.DataDir); err != nil {
 		return fmt.Errorf("cannot read data directory %q: %w (run coffer as the directory's owner or pass --data)", cfg.DataDir, unwrapPath(err))
 	}
-	var err error
 	if c.DB, err = db.Open(ctx, cfg.DBDSN()); err != nil {
 		return err
 	}
@@ -90,6 +96,7 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	c.Web = auth.NewWeb(c.Auth, c.Keys, auth.DefaultSessionPolicy)
 	c.Files = files.New(c.DB, c.Blobs, c.Keys, c.Audit, c.Log)
 	c.Files.SetPartialTTL(cfg.PartialTTL)
+	c.Files.SetUploadLease(cfg.UploadLease)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
 	c.Parcels = parcel.New(c.DB, c.Files, c.Audit, c.Keys, c.Log, parcel.DefaultPolicy())
 	return nil
@@ -198,18 +205,46 @@ func (c *Core) openKeys(ctx context.Context, env func(string) string) error {
 			return fmt.Errorf("wrong key-encryption key: key %s in %s is not the key this database was set up with; refusing to start (use the right key file)", id, c.KeySource)
 		}
 	}
-	for _, id := range c.Keys.IDs() {
-		if !slices.Contains(known, id) {
+	return c.registerKeys(ctx)
+}
+
+// registerKeys stores the check values of the keys the database does not know yet. Nodes
+// of a cluster register under a lock: when two start at once on an empty database
+// without a configured key, each having made a key of its own, the second learns here
+// that the first one's key is the database's, and stops.
+func (c *Core) registerKeys(ctx context.Context) error {
+	err := c.DB.Tx(ctx, func(q db.Q) error {
+		if err := q.LockKEKChecks(ctx); err != nil {
+			return err
+		}
+		known, err := q.KEKCheckIDs(ctx)
+		if err != nil {
+			return err
+		}
+		if c.NewKey && len(known) > 0 {
+			return fmt.Errorf("another node set this database up with key %s while this one started: give every node the same key (copy its key file to %s, or set COFFER_KEK or --kek-file)", strings.Join(known, ", "), c.KeySource)
+		}
+		for _, id := range c.Keys.IDs() {
+			if slices.Contains(known, id) {
+				continue
+			}
 			v, err := c.Keys.CheckValue(id)
 			if err != nil {
 				return err
 			}
-			if err := q.PutKEKCheck(ctx, id, v); err != nil && !errs.Is(errs.Exist, err) {
+			if err := q.PutKEKCheck(ctx, id, v); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil && c.NewKey {
+		// The key protects nothing yet: leave no key file that does not fit the database.
+		if rerr := os.Remove(c.KeySource); rerr != nil {
+			c.Log.Warn("cannot remove the unused key file", "path", c.KeySource, "err", rerr)
+		}
 	}
-	return nil
+	return err
 }
 
 // Close releases everything Open acquired.

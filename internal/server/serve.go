@@ -14,8 +14,10 @@ import (
 	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/httpd/api"
 	"github.com/coffer-mft/coffer/internal/httpd/web"
+	"github.com/coffer-mft/coffer/internal/jobs"
 )
 
 // Bootstrap creates the first administrator, "admin", when the database has no users.
@@ -32,6 +34,9 @@ func (c *Core) Bootstrap(ctx context.Context, password string) (created bool, sh
 		}
 	}
 	_, pw, err := c.Accounts.CreateUser(ctx, accounts.LocalAdmin("coffer-init"), accounts.NewUser{Name: "admin", Password: password, Admin: true})
+	if errs.Is(errs.Exist, err) {
+		return false, "", nil // another node of the cluster, starting at the same time, made it
+	}
 	if err != nil {
 		return false, "", err
 	}
@@ -60,6 +65,7 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w (is another server using the port? choose another with --http)", c.Config.HTTPAddr, err)
 	}
+	ln = withProxyProtocol(ln, c.trustedProxies, c.Log)
 	webSrv, err := web.New(c.Files, c.Accounts, c.Web, c.Log, c.Version)
 	if err != nil {
 		ln.Close()
@@ -88,6 +94,9 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 		ErrorLog:          slog.NewLogLogger(c.Log.Handler(), slog.LevelDebug),
 		// A non-nil empty map keeps net/http from enabling HTTP/2 by itself.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+	if w := c.checkShared(context.Background(), sharedTLS, fp); w != "" {
+		c.Log.Warn(w + ": clients that the load balancer sends to both see the certificate change; give every node the same --tls-cert and --tls-key (docs/deploy.md)")
 	}
 	return &HTTPS{srv: srv, ln: tls.NewListener(ln, tlsCfg), Fingerprint: fp, Generated: gen}, nil
 }
@@ -121,60 +130,88 @@ func (h *HTTPS) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Maintain runs the periodic housekeeping until ctx ends: collecting unreferenced and
-// abandoned blobs, stale temporary files and old failed-login records.
+// Maintain runs the periodic housekeeping until ctx ends, each job every so often and
+// on one node of a cluster at a time (package jobs): collecting unreferenced and
+// abandoned blobs, expired partial uploads and web sessions, stale temporary files and
+// multipart uploads, and old failed-login records.
 func (c *Core) Maintain(ctx context.Context, every time.Duration) {
-	c.maintainOnce(ctx)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			c.maintainOnce(ctx)
+	r := jobs.New(c.DB, c.Config.NodeName(), c.Config.JobLease, c.Log)
+	c.Log.Debug("periodic jobs", "holder", r.Holder())
+	r.Run(ctx, c.jobs(every))
+}
+
+// jobs are the housekeeping jobs. Each is idempotent: a run interrupted by a crash, or
+// run twice, does no harm.
+func (c *Core) jobs(every time.Duration) []jobs.Job {
+	return []jobs.Job{
+		{Name: "web-sessions.prune", Every: every, Run: c.pruneSessions},
+		// Listed before garbage collection, which deletes the blobs that purging lets go
+		// (in maintainOnce at once, between nodes at the next run).
+		{Name: "parcels.purge", Every: every, Run: c.purgeParcels},
+		// It also expires partial uploads.
+		{Name: "blobs.collect", Every: every, Run: c.collectGarbage},
+		{Name: "blobs.leftovers", Every: every, Run: c.cleanLeftovers},
+		{Name: "login-failures.prune", Every: every, Run: c.pruneLoginFailures},
+	}
+}
+
+// maintainOnce runs every job once, here and now, whatever the leases: for tests.
+func (c *Core) maintainOnce(ctx context.Context) {
+	for _, j := range c.jobs(time.Hour) {
+		if err := j.Run(ctx); err != nil {
+			c.Log.Warn("job failed", "job", j.Name, "err", err)
 		}
 	}
 }
 
-func (c *Core) maintainOnce(ctx context.Context) {
-	// An upload pending for a day was abandoned by a crash: uploads stream, they do
-	// not pause for a day.
-	if n, err := c.Web.PruneSessions(ctx); err != nil {
-		c.Log.Warn("pruning expired web sessions failed", "err", err)
-	} else if n > 0 {
+func (c *Core) pruneSessions(ctx context.Context) error {
+	n, err := c.Web.PruneSessions(ctx)
+	if n > 0 {
 		c.Log.Info("removed expired web sessions", "count", n)
 	}
-	// Before garbage collection, which then deletes the blobs that purging let go.
-	if n, err := c.Parcels.Purge(ctx); err != nil {
-		c.Log.Warn("purging expired parcels failed", "err", err)
-	} else if n > 0 {
+	return err
+}
+
+func (c *Core) purgeParcels(ctx context.Context) error {
+	n, err := c.Parcels.Purge(ctx)
+	if n > 0 {
 		c.Log.Info("deleted the contents of expired or revoked parcels", "count", n)
 	}
-	if n, err := c.Files.CollectGarbage(ctx, 24*time.Hour); err != nil {
-		c.Log.Warn("garbage collection failed", "err", err)
-	} else if n > 0 {
+	return err
+}
+
+func (c *Core) collectGarbage(ctx context.Context) error {
+	// An upload pending for a day was abandoned by a crash: uploads stream, they do
+	// not pause for a day.
+	n, err := c.Files.CollectGarbage(ctx, 24*time.Hour)
+	if n > 0 {
 		c.Log.Info("removed unreferenced blobs", "count", n)
 	}
-	// The leftovers of writes that a crash interrupted: temporary files of the local
-	// store, multipart uploads of S3.
+	return err
+}
+
+// cleanLeftovers removes what writes that a crash interrupted left in the blob store:
+// temporary files of the local store, multipart uploads of S3.
+func (c *Core) cleanLeftovers(ctx context.Context) error {
 	switch b := c.Blobs.(type) {
 	case tempCleaner:
-		if n, err := b.CleanTemp(c.leftoversAge); err != nil {
-			c.Log.Warn("cleaning temporary files failed", "err", err)
-		} else if n > 0 {
+		n, err := b.CleanTemp(c.leftoversAge)
+		if n > 0 {
 			c.Log.Info("removed abandoned temporary files", "count", n)
 		}
+		return err
 	case staleAborter:
-		if n, err := b.AbortStale(ctx, c.leftoversAge); err != nil {
-			c.Log.Warn("aborting abandoned multipart uploads failed", "err", err)
-		} else if n > 0 {
+		n, err := b.AbortStale(ctx, c.leftoversAge)
+		if n > 0 {
 			c.Log.Info("aborted abandoned multipart uploads", "count", n)
 		}
+		return err
 	}
-	if err := c.DB.Q().PruneLoginFailures(ctx, time.Now().Add(-24*time.Hour)); err != nil {
-		c.Log.Warn("pruning failed-login records failed", "err", err)
-	}
+	return nil
+}
+
+func (c *Core) pruneLoginFailures(ctx context.Context) error {
+	return c.DB.Q().PruneLoginFailures(ctx, time.Now().Add(-24*time.Hour))
 }
 
 // AuditSystem records a server event such as start or stop.

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/coffer-mft/coffer/internal/config"
 	"github.com/coffer-mft/coffer/internal/sftpd"
@@ -35,7 +37,12 @@ func (c *Core) ListenSFTP() (*SFTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen for SFTP on %s: %w (is another server using the port? choose another with --sftp, or --sftp off)", c.Config.SFTPAddr, err)
 	}
-	return &SFTP{Server: srv, ln: ln, Fingerprints: sftpd.Fingerprints(keys), Created: created}, nil
+	ln = withProxyProtocol(ln, c.trustedProxies, c.Log)
+	fps := sftpd.Fingerprints(keys)
+	if w := c.checkShared(context.Background(), sharedSSHKeys, strings.Join(fps, ", ")); w != "" {
+		c.Log.Warn(w + ": SSH clients that the load balancer sends to both refuse to connect (host key changed); give every node the same --sftp-host-keys (docs/deploy.md)")
+	}
+	return &SFTP{Server: srv, ln: ln, Fingerprints: fps, Created: created}, nil
 }
 
 // Addr is the address the listener is bound to.

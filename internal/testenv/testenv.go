@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,9 @@ import (
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/accounts"
+	"github.com/coffer-mft/coffer/internal/blob/s3/s3test"
 	"github.com/coffer-mft/coffer/internal/config"
+	"github.com/coffer-mft/coffer/internal/db/dbtest"
 	"github.com/coffer-mft/coffer/internal/server"
 )
 
@@ -30,13 +33,48 @@ type Env struct {
 	AdminToken string
 	CertPEM    []byte
 	https      *server.HTTPS
+	s3         *s3test.Server // the S3 server and bucket of the blobs, when they are in S3
+	bucket     string
 }
 
 // Options tune New.
 type Options struct {
-	DSN     string // database; "" = SQLite in the data dir
+	DSN     string // database; "" = SQLite in the data dir, or see COFFER_TEST_DB
+	Blobs   string // blob store URL (--blobs); "" = the local store, or see COFFER_TEST_BLOBS
 	DataDir string // "" = a new temporary directory
 	Log     io.Writer
+}
+
+// The environment can move every server that New starts with the default database or
+// blob store onto the stores of a cluster, so that the protocol test suites run on
+// PostgreSQL and S3 as well as on SQLite and local disk (.ci/run does both):
+//
+//	COFFER_TEST_DB=postgres  a fresh database of the COFFER_TEST_PG server (dbtest)
+//	COFFER_TEST_BLOBS=s3     a fresh bucket of the COFFER_TEST_S3 server (s3test)
+//
+// Tests that look at the local files themselves check Env.LocalBlobs or LocalDB.
+func stores(t testing.TB, opt Options) (dsn, blobs string, env func(string) string, sv *s3test.Server, bucket string) {
+	t.Helper()
+	dsn, blobs, env = opt.DSN, opt.Blobs, func(string) string { return "" }
+	switch v := os.Getenv("COFFER_TEST_DB"); {
+	case v == "postgres" && dsn == "":
+		dsn = dbtest.PostgresDSN(t)
+	case v != "" && v != "postgres" && v != "sqlite":
+		t.Fatalf("COFFER_TEST_DB=%q: use postgres or sqlite", v)
+	}
+	switch v := os.Getenv("COFFER_TEST_BLOBS"); {
+	case v == "s3" && blobs == "":
+		if os.Getenv("COFFER_TEST_S3") == "" {
+			t.Fatal("COFFER_TEST_BLOBS=s3 needs an S3 server: set COFFER_TEST_S3, COFFER_TEST_S3_ACCESS and COFFER_TEST_S3_SECRET (see .ci/run)")
+		}
+		server := s3test.Env(t)
+		sv, bucket = &server, server.Bucket(t)
+		blobs = "s3://" + bucket + "/coffer?endpoint=" + url.QueryEscape(sv.Endpoint) + "&path-style=true"
+		env = sv.Getenv
+	case v != "" && v != "s3" && v != "local":
+		t.Fatalf("COFFER_TEST_BLOBS=%q: use s3 or local", v)
+	}
+	return dsn, blobs, env, sv, bucket
 }
 
 // New starts a server and stops it when the test ends. It has an administrator "admin"
@@ -48,13 +86,14 @@ func New(t testing.TB, opt Options) *Env {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cfg := config.Config{DataDir: dir, DSN: opt.DSN, HTTPAddr: "127.0.0.1:0", LogFormat: "text", LogLevel: "warn", ShutdownTimeout: 5 * time.Second}
+	dsn, blobs, env, sv, bucket := stores(t, opt)
+	cfg := config.Config{DataDir: dir, DSN: dsn, Blobs: blobs, HTTPAddr: "127.0.0.1:0", LogFormat: "text", LogLevel: "warn", ShutdownTimeout: 5 * time.Second}
 	w := opt.Log
 	if w == nil {
 		w = io.Discard
 	}
 	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	core, err := server.Open(ctx, cfg, log, func(string) string { return "" })
+	core, err := server.Open(ctx, cfg, log, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +122,17 @@ func New(t testing.TB, opt Options) *Env {
 	pool.AppendCertsFromPEM(certPEM)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 16}
 	t.Cleanup(tr.CloseIdleConnections)
-	e := &Env{Core: core, URL: "https://" + h.Addr().String(), Client: &http.Client{Transport: tr}, CertPEM: certPEM, https: h}
+	e := &Env{Core: core, URL: "https://" + h.Addr().String(), Client: &http.Client{Transport: tr}, CertPEM: certPEM, https: h, s3: sv, bucket: bucket}
 	e.AdminToken = e.Token(t, "admin")
 	return e
 }
+
+// LocalBlobs reports whether file contents are in the local store under the data
+// directory (not in S3).
+func (e *Env) LocalBlobs() bool { return e.Core.Config.Blobs == "" }
+
+// LocalDB reports whether the database is the SQLite file in the data directory.
+func (e *Env) LocalDB() bool { return e.Core.Config.DSN == "" }
 
 // Token issues an API token for an existing user.
 func (e *Env) Token(t testing.TB, user string) string {

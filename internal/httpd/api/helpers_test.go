@@ -7,10 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -198,20 +196,7 @@ func auditLog(t testing.TB, e *testenv.Env, filter string) []auditRecord {
 // blobFiles lists the regular files in the blob store (committed and temporary).
 func blobFiles(t testing.TB, e *testenv.Env) []string {
 	t.Helper()
-	var out []string
-	err := filepath.WalkDir(e.Core.Config.BlobDir(), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			out = append(out, path)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return e.Blobs(t)
 }
 
 // pendingBlobs lists the uploads the database still records as in progress.

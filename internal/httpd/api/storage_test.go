@@ -65,7 +65,7 @@ func TestCorruptedBlob(t *testing.T) {
 				if blob == "" {
 					t.Fatal("cannot find the new blob")
 				}
-				flipByte(t, blob, tc.offset)
+				e.FlipBlobByte(t, blob, tc.offset)
 
 				for _, rng := range append([]string{""}, tc.ranges...) {
 					hdr := http.Header{}
@@ -175,21 +175,6 @@ func contentParts(t *testing.T, resp *http.Response, body []byte, readErr error)
 }
 
 // flipByte inverts the byte at off of the file at path (from the end if off < 0).
-func flipByte(t *testing.T, path string, off int64) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if off < 0 {
-		off += int64(len(b))
-	}
-	b[off] ^= 0xff
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPlaintextAtRest uploads a distinctive pattern and checks that no file the server
 // keeps (database, its journal, blobs, keys, logs) holds it in the clear.
 func TestPlaintextAtRest(t *testing.T) {
@@ -240,6 +225,15 @@ func TestPlaintextAtRest(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !e.LocalBlobs() { // in S3: the objects are scanned where they are
+			for _, name := range blobFiles(t, e) {
+				b := e.ReadBlob(t, name)
+				blobBytes += int64(len(b))
+				if bytes.Contains(b, marker) {
+					t.Errorf("blob %s holds the plaintext", name)
+				}
+			}
 		}
 		if blobBytes < 1<<20 {
 			t.Fatalf("only %d bytes of blobs: the content is stored elsewhere?", blobBytes)

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -214,15 +213,7 @@ func TestUploadDisconnect(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				name := strings.NewReplacer(" ", "-", "/", "-", ",", "").Replace(tc.name)
-				tmp := filepath.Join(e.Core.Config.BlobDir(), "tmp")
-				storing := func() bool {
-					for _, f := range blobFiles(t, e) {
-						if strings.HasPrefix(f, tmp+string(filepath.Separator)) {
-							return true
-						}
-					}
-					return false
-				}
+				storing := func() bool { return e.Writing(t) }
 				tc.cut(t, "/api/v1/files/"+name, storing)
 				eventually(t, 10*time.Second, func() string {
 					recs := auditLog(t, e, "action=file.upload&path="+name)
