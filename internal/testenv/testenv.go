@@ -29,6 +29,7 @@ type Env struct {
 	Client     *http.Client
 	AdminToken string
 	CertPEM    []byte
+	SFTPAddr   string // host:port of the SFTP listener when Options.SFTP is set
 	https      *server.HTTPS
 }
 
@@ -37,6 +38,7 @@ type Options struct {
 	DSN     string // database; "" = SQLite in the data dir
 	DataDir string // "" = a new temporary directory
 	Log     io.Writer
+	SFTP    bool // also serve SFTP on an ephemeral port (Env.SFTPAddr)
 }
 
 // New starts a server and stops it when the test ends. It has an administrator "admin"
@@ -48,7 +50,7 @@ func New(t testing.TB, opt Options) *Env {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	cfg := config.Config{DataDir: dir, DSN: opt.DSN, HTTPAddr: "127.0.0.1:0", LogFormat: "text", LogLevel: "warn", ShutdownTimeout: 5 * time.Second}
+	cfg := config.Config{DataDir: dir, DSN: opt.DSN, HTTPAddr: "127.0.0.1:0", SFTPAddr: "127.0.0.1:0", LogFormat: "text", LogLevel: "warn", ShutdownTimeout: 5 * time.Second}
 	w := opt.Log
 	if w == nil {
 		w = io.Discard
@@ -74,6 +76,10 @@ func New(t testing.TB, opt Options) *Env {
 		h.Shutdown(sctx)
 		<-done
 	})
+	var sftpAddr string
+	if opt.SFTP {
+		sftpAddr = startSFTP(t, core)
+	}
 	certPEM, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -83,9 +89,27 @@ func New(t testing.TB, opt Options) *Env {
 	pool.AppendCertsFromPEM(certPEM)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 16}
 	t.Cleanup(tr.CloseIdleConnections)
-	e := &Env{Core: core, URL: "https://" + h.Addr().String(), Client: &http.Client{Transport: tr}, CertPEM: certPEM, https: h}
+	e := &Env{Core: core, URL: "https://" + h.Addr().String(), Client: &http.Client{Transport: tr}, CertPEM: certPEM, SFTPAddr: sftpAddr, https: h}
 	e.AdminToken = e.Token(t, "admin")
 	return e
+}
+
+// startSFTP serves SFTP for core until the test ends and returns its address.
+func startSFTP(t testing.TB, core *server.Core) string {
+	t.Helper()
+	s, err := core.ListenSFTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+	})
+	return s.Addr().String()
 }
 
 // Token issues an API token for an existing user.
