@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -107,6 +108,11 @@ func (s *Service) checkPassword(ctx context.Context, hash, password string) (boo
 
 var errBadCredentials = errs.E(errs.Unauthenticated, "wrong user name or password")
 
+// ErrPasswordNeeds2FA is why Password refuses the right password of a user who enrolled
+// a second factor.
+var ErrPasswordNeeds2FA = errors.New("this account uses two-step verification, so its password alone signs in only to the web interface (which asks for the code): " +
+	"use an SSH key for SFTP, and create API tokens on the web interface's account page")
+
 // Password signs in name with password from c. Errors: Unauthenticated (wrong name or
 // password, disabled account: the same message for all, so as not to reveal which),
 // Locked (too many failures; the message says until when).
@@ -116,6 +122,20 @@ func (s *Service) Password(ctx context.Context, name, password string, c Client)
 	u, err := s.verifyPassword(ctx, name, password, c, rec)
 	if err != nil {
 		return Principal{}, errs.E(op, err)
+	}
+	// A user who enrolled a second factor has said that the password alone is not enough:
+	// here there is no way to ask for the code, so the password alone must not sign in
+	// (it would bypass the TOTP that the web interface asks for).
+	tf, err := s.db.Q().TwoFactor(ctx, u.ID)
+	if err != nil {
+		return Principal{}, errs.E(op, err)
+	}
+	if !tf.Enrolled.IsZero() {
+		rec.Result, rec.Detail = audit.Denied, "password: refused, the account has two-step verification (the password alone is not enough here)"
+		if aerr := s.audit.Append(ctx, rec); aerr != nil {
+			return Principal{}, errs.E(op, aerr)
+		}
+		return Principal{}, errs.E(op, errs.Unauthenticated, ErrPasswordNeeds2FA)
 	}
 	rec.Result = audit.OK
 	if err := s.db.Tx(ctx, func(q db.Q) error {

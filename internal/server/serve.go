@@ -82,9 +82,12 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 			apiSrv.ServeHTTP(w, r)
 			return
 		}
+		// The web interface takes only small forms (files go to the API): without a bound,
+		// a multipart body to the sign-in form would be spooled to disk unauthenticated.
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		webSrv.ServeHTTP(w, r)
 	}))
-	h = hsts(h)
+	h = hsts(guard(h))
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         tlsCfg,
@@ -99,6 +102,31 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 		c.Log.Warn(w + ": clients that the load balancer sends to both see the certificate change; give every node the same --tls-cert and --tls-key (docs/deploy.md)")
 	}
 	return &HTTPS{srv: srv, ln: tls.NewListener(ln, tlsCfg), Fingerprint: fp, Generated: gen}, nil
+}
+
+// maxFormBytes bounds a request body to the web interface.
+const maxFormBytes = 1 << 20
+
+// maxRanges is the most byte ranges a request may ask for; a Range header with more is
+// ignored (RFC 9110 lets a server serve the whole file instead). Go before 1.26.9 spends
+// CPU without bound parsing many small ranges (GO-2026-6609).
+const maxRanges = 16
+
+// guard refuses what no Coffer client sends and what the Go release in use handles
+// badly: CONNECT (a 2xx answer would desynchronise the connection, GO-2026-6613; nothing
+// here tunnels) and Range headers with very many ranges.
+func guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "CONNECT is not supported", http.StatusMethodNotAllowed)
+			return
+		}
+		if v := r.Header.Get("Range"); v != "" && strings.Count(v, ",") >= maxRanges {
+			r.Header.Del("Range")
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func hsts(h http.Handler) http.Handler {

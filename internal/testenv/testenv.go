@@ -32,6 +32,7 @@ type Env struct {
 	Client     *http.Client
 	AdminToken string
 	CertPEM    []byte
+	SFTPAddr   string // host:port of the SFTP listener when Options.SFTP is set
 	https      *server.HTTPS
 	s3         *s3test.Server // the S3 server and bucket of the blobs, when they are in S3
 	bucket     string
@@ -43,6 +44,7 @@ type Options struct {
 	Blobs   string // blob store URL (--blobs); "" = the local store, or see COFFER_TEST_BLOBS
 	DataDir string // "" = a new temporary directory
 	Log     io.Writer
+	SFTP    bool // also serve SFTP on an ephemeral port (Env.SFTPAddr)
 }
 
 // The environment can move every server that New starts with the default database or
@@ -87,7 +89,7 @@ func New(t testing.TB, opt Options) *Env {
 		dir = t.TempDir()
 	}
 	dsn, blobs, env, sv, bucket := stores(t, opt)
-	cfg := config.Config{DataDir: dir, DSN: dsn, Blobs: blobs, HTTPAddr: "127.0.0.1:0", LogFormat: "text", LogLevel: "warn", ShutdownTimeout: 5 * time.Second}
+	cfg := config.Config{DataDir: dir, DSN: dsn, Blobs: blobs, HTTPAddr: "127.0.0.1:0", SFTPAddr: "127.0.0.1:0", LogFormat: "text", LogLevel: "warn", ShutdownTimeout: 5 * time.Second}
 	w := opt.Log
 	if w == nil {
 		w = io.Discard
@@ -113,6 +115,10 @@ func New(t testing.TB, opt Options) *Env {
 		h.Shutdown(sctx)
 		<-done
 	})
+	var sftpAddr string
+	if opt.SFTP {
+		sftpAddr = startSFTP(t, core)
+	}
 	certPEM, err := os.ReadFile(filepath.Join(dir, "tls", "cert.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +128,7 @@ func New(t testing.TB, opt Options) *Env {
 	pool.AppendCertsFromPEM(certPEM)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 16}
 	t.Cleanup(tr.CloseIdleConnections)
-	e := &Env{Core: core, URL: "https://" + h.Addr().String(), Client: &http.Client{Transport: tr}, CertPEM: certPEM, https: h, s3: sv, bucket: bucket}
+	e := &Env{Core: core, URL: "https://" + h.Addr().String(), Client: &http.Client{Transport: tr}, CertPEM: certPEM, SFTPAddr: sftpAddr, https: h, s3: sv, bucket: bucket}
 	e.AdminToken = e.Token(t, "admin")
 	return e
 }
@@ -133,6 +139,24 @@ func (e *Env) LocalBlobs() bool { return e.Core.Config.Blobs == "" }
 
 // LocalDB reports whether the database is the SQLite file in the data directory.
 func (e *Env) LocalDB() bool { return e.Core.Config.DSN == "" }
+
+// startSFTP serves SFTP for core until the test ends and returns its address.
+func startSFTP(t testing.TB, core *server.Core) string {
+	t.Helper()
+	s, err := core.ListenSFTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+	})
+	return s.Addr().String()
+}
 
 // Token issues an API token for an existing user.
 func (e *Env) Token(t testing.TB, user string) string {
