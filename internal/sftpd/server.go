@@ -409,6 +409,11 @@ func (c *conn) serve() {
 		return
 	}
 	defer sc.Close()
+	// Signed in: from here the idle timeout applies, not the handshake's. The sign-in's
+	// audit record below may wait for the database, and with many clients signing in at
+	// once that wait must not run into the handshake deadline.
+	c.nc.SetDeadline(time.Time{})
+	c.nc.armed.Store(true)
 	idx, perr := strconv.Atoi(sc.Permissions.Extensions[extPrincipal])
 	c.mu.Lock()
 	ok := perr == nil && idx >= 0 && idx < len(c.principals) && c.principals[idx].Name == sc.User()
@@ -428,9 +433,6 @@ func (c *conn) serve() {
 			log.Error("cannot record sign-in", "err", err)
 		}
 	}
-	c.nc.SetDeadline(time.Time{})
-	c.nc.armed.Store(true)
-
 	go ssh.DiscardRequests(reqs)
 	if err := c.srv.admit(c); err != nil {
 		log.Warn("session refused", "err", err)
