@@ -7,6 +7,7 @@
 #
 #   bash bench/sftp.sh                         # 1 GiB, 3 runs
 #   SIZE_MB=256 RUNS=1 SKIP_SMALL=1 SKIP_CONC=1 SKIP_IDLE=1 bash bench/sftp.sh
+#   KEEP_WORK=1 ...                            # keep the logs (coffer.out, sshd.log)
 #
 # Coffer allows 20 sessions per user and 500 in all (internal/sftpd defaults), and a key
 # signs in one user only: the concurrent and idle phases use 50 users u01..u50, each with
@@ -26,7 +27,7 @@ cleanup() {
   exec 7>&- 2>/dev/null || true
   for p in "${pids[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [ -n "${KEEP_WORK:-}" ]; then echo "bench: work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 die() { echo "bench: $*" >&2; exit 1; }

@@ -278,12 +278,12 @@ func (s *session) lookup(r *request) (*openHandle, error) {
 	return h, nil
 }
 
-// newHandle registers h under a new name, unless the session holds the most it may.
-func (s *session) newHandle(h *openHandle) (string, error) {
+// newHandle registers h under a new name (handleSlot said there is room).
+func (s *session) newHandle(h *openHandle) string {
 	s.nextHandle++
 	name := strconv.FormatUint(s.nextHandle, 10)
 	s.handles[name] = h
-	return name, nil
+	return name
 }
 
 // handleSlot says why no more files or directories can be opened, or nil if one can.
@@ -368,8 +368,7 @@ func (s *session) serveOther(r *request) {
 			s.reply(r.id, err)
 			return
 		}
-		name, _ := s.newHandle(&openHandle{path: p, dir: l})
-		s.replyHandle(r.id, name)
+		s.replyHandle(r.id, s.newHandle(&openHandle{path: p, dir: l}))
 	case fxpClose:
 		h, err := s.lookup(r)
 		if err == nil {
@@ -479,8 +478,7 @@ func (s *session) open(r *request) {
 		s.reply(r.id, err)
 		return
 	}
-	name, _ := s.newHandle(h)
-	s.replyHandle(r.id, name)
+	s.replyHandle(r.id, s.newHandle(h))
 }
 
 // stat answers STAT, LSTAT and FSTAT of a path.

@@ -161,14 +161,18 @@ func (u *upload) queue(pc piece) error {
 		return nil
 	}
 	select {
-	case u.q <- pc:
-		u.pos += int64(len(pc.data))
-		return nil
 	case <-u.done:
-		// Create stopped (quota, storage...): its error says why.
-		u.sess.src.release(pc.pkt)
-		return u.fail(u.result(status(fxFailure, "the upload has ended")))
+	default:
+		select {
+		case u.q <- pc:
+			u.pos += int64(len(pc.data))
+			return nil
+		case <-u.done:
+		}
 	}
+	// Create stopped (quota, storage...): its error says why.
+	u.sess.src.release(pc.pkt)
+	return u.fail(u.result(status(fxFailure, "the upload has ended")))
 }
 
 // result is the error to report once Create has returned; fallback if it succeeded.
