@@ -6,7 +6,8 @@
 # files of 4 KiB; 50 concurrent clients x 20 MiB; and the memory of 500 idle sessions.
 #
 #   bash bench/sftp.sh                         # 1 GiB, 3 runs
-#   SIZE_MB=256 RUNS=1 SKIP_CONC=1 SKIP_IDLE=1 bash bench/sftp.sh
+#   SIZE_MB=256 RUNS=1 SKIP_SMALL=1 SKIP_CONC=1 SKIP_IDLE=1 bash bench/sftp.sh
+#   KEEP_WORK=1 ...                            # keep the logs (coffer.out, sshd.log)
 #
 # Coffer allows 20 sessions per user and 500 in all (internal/sftpd defaults), and a key
 # signs in one user only: the concurrent and idle phases use 50 users u01..u50, each with
@@ -26,7 +27,7 @@ cleanup() {
   exec 7>&- 2>/dev/null || true
   for p in "${pids[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [ -n "${KEEP_WORK:-}" ]; then echo "bench: work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 die() { echo "bench: $*" >&2; exit 1; }
@@ -187,6 +188,7 @@ done
 echo "  peak RSS (VmHWM) of coffer over all the transfers above: $(hwm_mib "$CPID") MiB"
 
 # --- 1,000 files of 4 KiB, one sftp session with 1,000 put lines, then one with 1,000 get lines.
+if [ "${SKIP_SMALL:-}" = "" ]; then
 echo "1,000 files of 4 KiB, one sftp session each way (aes128-gcm), median of $RUNS runs:"
 mkdir -p "$work/small"
 for j in $(seq -w 1 1000); do head -c 4096 /dev/urandom > "$work/small/s$j"; done
@@ -211,6 +213,7 @@ printf '  %-10s coffer %5s files/s   openssh %5s files/s   ratio %s\n' upload "$
 a=$(printf '%s\n' "${csd[@]}" | median); b=$(printf '%s\n' "${osd[@]}" | median)
 printf '  %-10s coffer %5s files/s   openssh %5s files/s   ratio %s\n' download "$(fps "$a")" "$(fps "$b")" "$(ratio "$b" "$a")"
 echo "  runs (s): coffer up ${csu[*]} | down ${csd[*]} | openssh up ${osu[*]} | down ${osd[*]}"
+fi
 
 # --- CONC clients in parallel, each its own user and file, CONC_MB MiB each.
 if [ "${SKIP_CONC:-}" = "" ]; then

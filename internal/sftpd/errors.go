@@ -3,27 +3,24 @@ package sftpd
 import (
 	"errors"
 
-	"github.com/pkg/sftp"
-
 	"github.com/coffer-mft/coffer/internal/errs"
 )
 
-// statusError is an SFTP status for the client: pkg/sftp sends the code it finds by
-// unwrapping and Error() as the message, which clients such as WinSCP, lftp and pkg/sftp
-// show to the user (OpenSSH's sftp shows the text of the code).
+// statusError is an SFTP status for the client: the code, and the message that clients
+// such as WinSCP, lftp and pkg/sftp show to the user (OpenSSH's sftp shows the text of
+// the code).
 type statusError struct {
-	code error // one of sftp.ErrSSHFx*
+	code uint32 // fx*
 	msg  string
 }
 
 func (e *statusError) Error() string { return e.msg }
-func (e *statusError) Unwrap() error { return e.code }
 
-func status(code error, msg string) error { return &statusError{code: code, msg: msg} }
+func status(code uint32, msg string) error { return &statusError{code: code, msg: msg} }
 
-// toStatus maps an error of the files layer onto an SFTP status. Only errs.Detail reaches
-// the client: internal causes stay in the log.
-func toStatus(err error) error {
+// toStatus maps an error onto an SFTP status. Only errs.Detail of an error of the files
+// layer reaches the client: internal causes stay in the log.
+func toStatus(err error) *statusError {
 	if err == nil {
 		return nil
 	}
@@ -37,18 +34,18 @@ func toStatus(err error) error {
 	}
 	switch errs.KindOf(err) {
 	case errs.NotFound:
-		return status(sftp.ErrSSHFxNoSuchFile, msg)
+		return &statusError{fxNoSuchFile, msg}
 	case errs.Permission, errs.Unauthenticated, errs.Locked:
-		return status(sftp.ErrSSHFxPermissionDenied, msg)
+		return &statusError{fxPermissionDenied, msg}
 	case errs.Exist:
-		// SSH_FX_FILE_ALREADY_EXISTS is SFTP v5+; pkg/sftp speaks v3.
-		return status(sftp.ErrSSHFxFailure, "already exists: "+msg)
+		// SSH_FX_FILE_ALREADY_EXISTS is SFTP v5+; this server speaks v3.
+		return &statusError{fxFailure, "already exists: " + msg}
 	case errs.Canceled:
-		return status(sftp.ErrSSHFxConnectionLost, msg)
+		return &statusError{fxConnectionLost, msg}
 	default:
 		// Invalid, Quota, NoSpace, TooLarge, Conflict, IsDir, NotDir, Integrity,
 		// Unavailable, Other: a failure with the message, which says what to do.
-		return status(sftp.ErrSSHFxFailure, msg)
+		return &statusError{fxFailure, msg}
 	}
 }
 

@@ -135,6 +135,7 @@ const (
 	fxpClose         = 4
 	fxpRead          = 5
 	fxpWrite         = 6
+	fxpStat          = 17
 	fxpRealpath      = 16
 	fxpStatus        = 101
 	fxpHandle        = 102
@@ -352,5 +353,135 @@ func TestOpenSSHUsesLimits(t *testing.T) {
 	}
 	if sha256.Sum256(back) != sha256.Sum256(data) {
 		t.Fatalf("downloaded %d bytes with another SHA-256 than the %d uploaded", len(back), len(data))
+	}
+}
+
+// Hostile or broken requests get an error status and the session goes on; a packet
+// without an id, or anything before INIT, ends the session.
+func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	e.User(t, "mal", 0)
+	s := rawSession(t, e, "mal")
+	s.send(fxpInit, uint32(3))
+	if typ, _ := s.recv(); typ != fxpVersion {
+		t.Fatalf("answer to INIT: type %d", typ)
+	}
+	for i, tc := range []struct {
+		typ    byte
+		fields []any
+		code   uint32
+	}{
+		{fxpOpen, []any{"/a"}, fxBadMessage},                             // no flags
+		{fxpStat, []any{uint32(1 << 30)}, fxBadMessage},                  // path longer than the packet
+		{fxpStat, []any{string(make([]byte, 5000))}, fxBadMessage},       // path beyond 4096 bytes
+		{fxpRead, []any{"1", uint64(1 << 63), uint32(10)}, fxBadMessage}, // offset beyond int64
+		{fxpRead, []any{"no-such-handle", uint64(0), uint32(10)}, fxFailure},
+		{fxpWrite, []any{"no-such-handle", uint64(0), "x"}, fxFailure},
+		{fxpClose, []any{"no-such-handle"}, fxFailure},
+		{99, []any{"x"}, fxUnsupported},               // no such request type
+		{fxpVersion, []any{uint32(3)}, fxUnsupported}, // a server's packet
+	} {
+		id := uint32(100 + i)
+		s.send(tc.typ, append([]any{id}, tc.fields...)...)
+		if code, msg := s.expectStatus(id); code != tc.code {
+			t.Errorf("request type %d %v: status %d %q, want %d", tc.typ, tc.fields, code, msg, tc.code)
+		}
+	}
+	s.send(fxpRealpath, uint32(200), "x/../y")
+	if p := s.expect(fxpName, 200); p.uint32() != 1 || p.string() != "/y" {
+		t.Fatal("the session does not work after malformed requests")
+	}
+	// A packet too short to hold an id ends the session.
+	s.in.Write([]byte{0, 0, 0, 2, fxpStat, 0})
+	if n, err := io.ReadFull(s.out, make([]byte, 4)); !errors.Is(err, io.EOF) {
+		t.Fatalf("after a packet without an id the session goes on: read %d bytes, %v", n, err)
+	}
+
+	// Anything but INIT first ends the session unanswered.
+	s = rawSession(t, e, "mal")
+	s.send(fxpRealpath, uint32(1), ".")
+	if n, err := io.ReadFull(s.out, make([]byte, 4)); !errors.Is(err, io.EOF) {
+		t.Fatalf("a request before INIT was answered: read %d bytes, %v", n, err)
+	}
+}
+
+// Reads at any offset and length, across the download's read-ahead blocks, in order and
+// out of order, return the file's bytes.
+func TestReadsAnywhere(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	e.User(t, "rd", 0)
+	c, _ := e.login(t, "rd")
+	data := make([]byte, 3<<20+777)
+	rand.Read(data)
+	if err := put(t, c, "/f.bin", data); err != nil {
+		t.Fatal(err)
+	}
+	s := rawSession(t, e, "rd")
+	s.send(fxpInit, uint32(3))
+	s.recv()
+	s.send(fxpOpen, uint32(1), "/f.bin", uint32(fxfRead), uint32(0))
+	h := s.expect(fxpHandle, 1).string()
+	const block = 512 << 10
+	type read struct {
+		off uint64
+		n   uint32
+	}
+	var reads []read
+	for off := uint64(block - 100); off < uint64(len(data)); off += 65000 { // sequential, unaligned
+		reads = append(reads, read{off, 65000})
+	}
+	reads = append(reads, read{0, 10}, read{2*block - 1, 2}, read{uint64(len(data)) - 5, 100}, read{block, wantMaxRead},
+		read{uint64(len(data)) / 2, 1}, read{7, 0}, read{uint64(len(data)) - 1, 1})
+	for i, r := range reads {
+		id := uint32(10 + i)
+		s.send(fxpRead, id, h, r.off, r.n)
+		got := s.expect(fxpData, id).string()
+		end := min(r.off+uint64(min(r.n, wantMaxRead)), uint64(len(data)))
+		if !bytes.Equal([]byte(got), data[r.off:end]) {
+			t.Fatalf("read of %d at %d: %d bytes, not the file's %d", r.n, r.off, len(got), end-r.off)
+		}
+	}
+	s.send(fxpRead, uint32(1000), h, uint64(len(data)), uint32(10))
+	if code, _ := s.expectStatus(1000); code != fxEOF {
+		t.Fatalf("read at the end: status %d, want EOF", code)
+	}
+}
+
+// A connection holds at most 10 session channels at once.
+func TestChannelsPerConnection(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	e.User(t, "chans", 0)
+	sc, _, err := e.sshDial(t, "chans", ssh.Password("password-of-chans"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var sessions []*ssh.Session
+	for i := range 10 {
+		sess, err := sc.NewSession()
+		if err != nil {
+			t.Fatalf("session %d: %v", i+1, err)
+		}
+		sessions = append(sessions, sess)
+	}
+	if _, err := sc.NewSession(); err == nil || !strings.Contains(err.Error(), "10 sessions") {
+		t.Fatalf("an 11th session: %v", err)
+	}
+	sessions[0].Close()
+	// The server frees the place once it has seen the channel closed: poll briefly.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sess, err := sc.NewSession()
+		if err == nil {
+			sess.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no session after closing one: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,41 +1,21 @@
 package sftpd
 
 import (
-	"context"
-	"io"
-	"io/fs"
-	"os"
-	"sync"
+	"fmt"
+	"path"
 	"time"
 
-	"github.com/pkg/sftp"
-
 	"github.com/coffer-mft/coffer/internal/audit"
-	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 )
 
-// session serves one SFTP subsystem for one authenticated principal. Every operation
-// goes through files with that principal; paths are the user's virtual paths, which
-// pkg/sftp has already made absolute and cleaned against "/" (so "../x" is "/x": no
-// path can leave the user's tree, and none names a host file).
-type session struct {
-	srv *Server
-	p   auth.Principal
-	ctx context.Context // ends when the connection does
+// The operations of a session on the files layer, each with the session's principal.
+// Paths are the user's virtual paths, made absolute and clean by cleanPath first (so
+// "../x" is "/x": no path can leave the user's tree, and none names a host file).
 
-	mu      sync.Mutex
-	uploads map[*upload]struct{}
-}
-
-func newSession(srv *Server, p auth.Principal, ctx context.Context) *session {
-	return &session{srv: srv, p: p, ctx: ctx, uploads: map[*upload]struct{}{}}
-}
-
-func (s *session) handlers() sftp.Handlers {
-	return sftp.Handlers{FileGet: s, FilePut: s, FileCmd: s, FileList: s}
-}
+// cleanPath makes a client's path absolute (relative to "/", the user's home) and clean.
+func cleanPath(p []byte) string { return path.Clean("/" + string(p)) }
 
 // report logs what the administrator should see and returns err as an SFTP status.
 func (s *session) report(op, path string, err error) error {
@@ -51,162 +31,135 @@ func (s *session) report(op, path string, err error) error {
 }
 
 // refuse audits a request refused at the protocol edge and returns it as a status.
-func (s *session) refuse(action, path string, code error, msg string) error {
+func (s *session) refuse(action, path string, code uint32, msg string) error {
 	_ = s.srv.cfg.Files.Refused(s.ctx, s.p, action, path, errs.E(errs.Permission, msg))
 	return status(code, msg)
 }
 
-// Fileread opens a file for download.
-func (s *session) Fileread(r *sftp.Request) (io.ReaderAt, error) {
-	fr, err := s.srv.cfg.Files.Open(s.ctx, s.p, r.Filepath)
+// openRead opens a file for download.
+func (s *session) openRead(p string) (*download, error) {
+	fr, err := s.srv.cfg.Files.Open(s.ctx, s.p, p)
 	if err != nil {
-		return nil, s.report("open", r.Filepath, err)
+		return nil, s.report("open", p, err)
 	}
-	return newDownloadReader(fr), nil
-}
-
-// Filewrite opens a file for upload.
-func (s *session) Filewrite(r *sftp.Request) (io.WriterAt, error) {
-	return s.openWrite(r)
-}
-
-// OpenFile serves read-write opens (pkg/sftp's Client.Create uses them) as uploads.
-func (s *session) OpenFile(r *sftp.Request) (sftp.WriterAtReaderAt, error) {
-	return s.openWrite(r)
+	return newDownload(fr, s.src.pool), nil
 }
 
 // openWrite starts an upload. An open without truncation continues the caller's
 // partial upload there, if any (OpenSSH reput opens with append; the writes then start at
 // the size that stat reported); otherwise it is a new upload, and appending to a
 // complete file is refused.
-func (s *session) openWrite(r *sftp.Request) (*upload, error) {
-	fl := r.Pflags()
+func (s *session) openWrite(p string, pflags uint32) (*upload, error) {
 	fsvc := s.srv.cfg.Files
-	if fl.Excl {
-		if _, err := fsvc.Stat(s.ctx, s.p, r.Filepath); err == nil {
-			return nil, status(sftp.ErrSSHFxFailure, "already exists: "+r.Filepath)
+	if pflags&fxfExcl != 0 {
+		if _, err := fsvc.Stat(s.ctx, s.p, p); err == nil {
+			return nil, status(fxFailure, "already exists: "+p)
 		}
 	}
 	resume, offset := false, int64(0)
-	if !fl.Trunc {
-		part, err := fsvc.PartialAt(s.ctx, s.p, r.Filepath)
+	if pflags&fxfTrunc == 0 {
+		part, err := fsvc.PartialAt(s.ctx, s.p, p)
 		switch {
 		case err == nil:
 			resume, offset = true, part.Size
-		case fl.Append && errs.Is(errs.NotFound, err):
-			return nil, s.refuse(audit.ActFileUpload, r.Filepath, sftp.ErrSSHFxOpUnsupported,
+		case pflags&fxfAppend != 0 && errs.Is(errs.NotFound, err):
+			return nil, s.refuse(audit.ActFileUpload, p, fxOpUnsupported,
 				"appending is supported only to continue an interrupted upload, and there is none of this file: upload the whole file (put)")
 		case !errs.Is(errs.NotFound, err):
-			return nil, s.report("open", r.Filepath, err)
+			return nil, s.report("open", p, err)
 		}
 	}
-	u, err := s.startUpload(r.Filepath, resume, offset)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.uploads[u] = struct{}{}
-	s.mu.Unlock()
-	return u, nil
+	return s.startUpload(p, resume, offset)
 }
 
-func (s *session) forget(u *upload) {
-	s.mu.Lock()
-	delete(s.uploads, u)
-	s.mu.Unlock()
-}
-
-// openUpload returns an upload in progress to path, if any.
-func (s *session) openUpload(path string) *upload {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for u := range s.uploads {
-		if u.path == path {
-			return u
+// openUpload returns an upload in progress to path in this session, if any.
+func (s *session) openUpload(p string) *upload {
+	for _, h := range s.handles {
+		if h.up != nil && h.path == p {
+			return h.up
 		}
 	}
 	return nil
 }
 
-// Filecmd serves setstat, rename, rmdir, mkdir, remove, symlink and link.
-func (s *session) Filecmd(r *sftp.Request) error {
-	fsvc := s.srv.cfg.Files
-	switch r.Method {
-	case "Setstat":
-		return s.setstat(r)
-	case "Rename":
-		return s.report("rename", r.Filepath, fsvc.Rename(s.ctx, s.p, r.Filepath, r.Target, false))
-	case "Mkdir":
-		_, err := fsvc.Mkdir(s.ctx, s.p, r.Filepath, false)
-		return s.report("mkdir", r.Filepath, err)
-	case "Rmdir":
-		e, err := fsvc.Stat(s.ctx, s.p, r.Filepath)
-		if err != nil {
-			return s.report("rmdir", r.Filepath, err)
-		}
-		if !e.IsDir {
-			return status(sftp.ErrSSHFxFailure, "not a directory: use rm")
-		}
-		return s.report("rmdir", r.Filepath, fsvc.Delete(s.ctx, s.p, r.Filepath, false))
-	case "Remove":
-		e, err := fsvc.Stat(s.ctx, s.p, r.Filepath)
-		if errs.Is(errs.NotFound, err) {
-			// rm of an interrupted upload's name drops the partial upload.
-			if derr := fsvc.DiscardPartial(s.ctx, s.p, r.Filepath); !errs.Is(errs.NotFound, derr) {
-				return s.report("remove", r.Filepath, derr)
-			}
-		}
-		if err != nil {
-			return s.report("remove", r.Filepath, err)
-		}
-		if e.IsDir {
-			return status(sftp.ErrSSHFxFailure, "is a directory: use rmdir")
-		}
-		return s.report("remove", r.Filepath, fsvc.Delete(s.ctx, s.p, r.Filepath, false))
-	case "Symlink", "Link":
-		return s.refuse(audit.ActFileLink, r.Target, sftp.ErrSSHFxPermissionDenied, "links are not supported")
-	}
-	return status(sftp.ErrSSHFxOpUnsupported, "unsupported operation "+r.Method)
+func (s *session) mkdir(p string) error {
+	_, err := s.srv.cfg.Files.Mkdir(s.ctx, s.p, p, false)
+	return s.report("mkdir", p, err)
 }
 
-// PosixRename is rename that replaces an existing file (posix-rename@openssh.com).
-func (s *session) PosixRename(r *sftp.Request) error {
-	return s.report("rename", r.Filepath, s.srv.cfg.Files.Rename(s.ctx, s.p, r.Filepath, r.Target, true))
+func (s *session) rmdir(p string) error {
+	fsvc := s.srv.cfg.Files
+	e, err := fsvc.Stat(s.ctx, s.p, p)
+	if err != nil {
+		return s.report("rmdir", p, err)
+	}
+	if !e.IsDir {
+		return status(fxFailure, "not a directory: use rm")
+	}
+	return s.report("rmdir", p, fsvc.Delete(s.ctx, s.p, p, false))
+}
+
+func (s *session) remove(p string) error {
+	fsvc := s.srv.cfg.Files
+	e, err := fsvc.Stat(s.ctx, s.p, p)
+	if errs.Is(errs.NotFound, err) {
+		// rm of an interrupted upload's name drops the partial upload.
+		if derr := fsvc.DiscardPartial(s.ctx, s.p, p); !errs.Is(errs.NotFound, derr) {
+			return s.report("remove", p, derr)
+		}
+	}
+	if err != nil {
+		return s.report("remove", p, err)
+	}
+	if e.IsDir {
+		return status(fxFailure, "is a directory: use rmdir")
+	}
+	return s.report("remove", p, fsvc.Delete(s.ctx, s.p, p, false))
+}
+
+// rename moves from to to; with overwrite (posix-rename@openssh.com) it replaces an
+// existing file.
+func (s *session) rename(from, to string, overwrite bool) error {
+	return s.report("rename", from, s.srv.cfg.Files.Rename(s.ctx, s.p, from, to, overwrite))
+}
+
+// refuseLink refuses symbolic and hard links: there are none.
+func (s *session) refuseLink(link string) error {
+	return s.refuse(audit.ActFileLink, link, fxPermissionDenied, "links are not supported")
 }
 
 // setstat applies a modification time; ownership and permission bits have no meaning
 // here and are ignored; a size change would be a random-access write and is refused.
-func (s *session) setstat(r *sftp.Request) error {
-	flags, attrs := r.AttrFlags(), r.Attributes()
-	if u := s.openUpload(r.Filepath); u != nil {
+func (s *session) setstat(p string, a attrs) error {
+	if u := s.openUpload(p); u != nil {
 		// fsetstat (or setstat) of a file being uploaded, e.g. sftp put -p: the file is
 		// not visible yet, so remember the time for the commit.
 		// scp (SFTP mode) "truncates" to the length it wrote: that is no change.
-		if flags.Size && int64(attrs.Size) != u.written() {
-			return s.refuse(audit.ActFileUpload, r.Filepath, sftp.ErrSSHFxOpUnsupported, "changing a file's size is not supported")
+		if a.flags&attrSize != 0 && int64(a.size) != u.written() {
+			return s.refuse(audit.ActFileUpload, p, fxOpUnsupported, "changing a file's size is not supported")
 		}
-		if flags.Acmodtime {
-			u.setModified(time.Unix(int64(attrs.Mtime), 0))
+		if a.flags&attrACModTime != 0 {
+			u.mtime = time.Unix(int64(a.mtime), 0)
 		}
 		return nil
 	}
 	fsvc := s.srv.cfg.Files
-	if flags.Size {
-		e, err := fsvc.Stat(s.ctx, s.p, r.Filepath)
+	if a.flags&attrSize != 0 {
+		e, err := fsvc.Stat(s.ctx, s.p, p)
 		if err != nil {
-			return s.report("setstat", r.Filepath, err)
+			return s.report("setstat", p, err)
 		}
-		if e.IsDir || int64(attrs.Size) != e.Size {
-			return s.refuse(audit.ActFileUpload, r.Filepath, sftp.ErrSSHFxOpUnsupported, "changing a file's size (truncate) is not supported: upload the file again")
+		if e.IsDir || int64(a.size) != e.Size {
+			return s.refuse(audit.ActFileUpload, p, fxOpUnsupported, "changing a file's size (truncate) is not supported: upload the file again")
 		}
 	}
-	if flags.Acmodtime {
-		return s.report("setstat", r.Filepath, fsvc.SetModified(s.ctx, s.p, r.Filepath, time.Unix(int64(attrs.Mtime), 0)))
+	if a.flags&attrACModTime != 0 {
+		return s.report("setstat", p, fsvc.SetModified(s.ctx, s.p, p, time.Unix(int64(a.mtime), 0)))
 	}
-	if !flags.Size {
+	if a.flags&attrSize == 0 {
 		// Nothing else to apply; still answer "no such file" for a missing path.
-		if _, err := fsvc.Stat(s.ctx, s.p, r.Filepath); err != nil {
-			return s.report("setstat", r.Filepath, err)
+		if _, err := fsvc.Stat(s.ctx, s.p, p); err != nil {
+			return s.report("setstat", p, err)
 		}
 	}
 	return nil
@@ -215,72 +168,78 @@ func (s *session) setstat(r *sftp.Request) error {
 // unlimitedBytes is the size reported by statvfs when the user has no quota.
 const unlimitedBytes = 1 << 50
 
-// StatVFS reports the user's quota as the file system's size (statvfs@openssh.com,
-// "df" in OpenSSH's sftp).
-func (s *session) StatVFS(r *sftp.Request) (*sftp.StatVFS, error) {
+// statVFS reports the user's quota as the file system's size (statvfs@openssh.com,
+// "df" in OpenSSH's sftp): bsize, frsize, blocks, bfree, bavail, files, ffree, favail,
+// fsid, flag, namemax.
+func (s *session) statVFS(p string) ([11]uint64, error) {
 	used, quota, err := s.srv.cfg.Files.Usage(s.ctx, s.p)
 	if err != nil {
-		return nil, s.report("statvfs", r.Filepath, err)
+		return [11]uint64{}, s.report("statvfs", p, err)
 	}
 	if quota <= 0 {
 		quota = used + unlimitedBytes
 	}
 	const bs = 4096
-	free := max(quota-used, 0)
-	return &sftp.StatVFS{
-		Bsize: bs, Frsize: bs,
-		Blocks: uint64(quota / bs), Bfree: uint64(free / bs), Bavail: uint64(free / bs),
-		Namemax: files.MaxNameBytes,
-	}, nil
+	free := uint64(max(quota-used, 0) / bs)
+	return [11]uint64{bs, bs, uint64(quota / bs), free, free, 0, 0, 0, 0, 0, files.MaxNameBytes}, nil
 }
 
-// Filelist serves directory listings and stat.
-func (s *session) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
-	switch r.Method {
-	case "List":
-		l := &lister{s: s, path: r.Filepath}
-		if err := l.fetch(); err != nil {
-			return nil, err
-		}
-		return l, nil
-	case "Stat", "Lstat":
-		e, err := s.srv.cfg.Files.Stat(s.ctx, s.p, r.Filepath)
-		if err != nil {
-			if !errs.Is(errs.NotFound, err) {
-				return nil, s.report("stat", r.Filepath, err)
-			}
-			if u := s.openUpload(r.Filepath); u != nil {
-				return listOf(fileInfo{name: base(r.Filepath), size: u.written(), mode: 0o644, mtime: time.Now()}), nil
-			}
-			// An interrupted upload shows its owner its size where no file is, so that
-			// OpenSSH's reput knows where to resume. (Where a file is, that file shows:
-			// a download must never see another size than it gets.)
-			if part, perr := s.srv.cfg.Files.PartialAt(s.ctx, s.p, r.Filepath); perr == nil {
-				return listOf(fileInfo{name: base(r.Filepath), size: part.Size, mode: 0o600, mtime: part.Created}), nil
-			}
-			return nil, s.report("stat", r.Filepath, err)
-		}
-		return listOf(infoOf(e)), nil
+// statPath describes the file or directory at p, or the upload to it in progress.
+func (s *session) statPath(p string) (fileAttrs, error) {
+	fsvc := s.srv.cfg.Files
+	e, err := fsvc.Stat(s.ctx, s.p, p)
+	if err == nil {
+		return attrsOf(e), nil
 	}
-	return nil, status(sftp.ErrSSHFxOpUnsupported, "unsupported operation "+r.Method)
+	if !errs.Is(errs.NotFound, err) {
+		return fileAttrs{}, s.report("stat", p, err)
+	}
+	if u := s.openUpload(p); u != nil {
+		return fileAttrs{size: u.written(), mode: modeFile | 0o644, mtime: time.Now().Unix()}, nil
+	}
+	// An interrupted upload shows its owner its size where no file is, so that OpenSSH's
+	// reput knows where to resume. (Where a file is, that file shows: a download must
+	// never see another size than it gets.)
+	if part, perr := fsvc.PartialAt(s.ctx, s.p, p); perr == nil {
+		return fileAttrs{size: part.Size, mode: modeFile | 0o600, mtime: part.Created.Unix()}, nil
+	}
+	return fileAttrs{}, s.report("stat", p, err)
 }
 
-// Readlink: there are no symbolic links.
-func (s *session) Readlink(path string) (string, error) {
-	return "", status(sftp.ErrSSHFxFailure, "not a symbolic link: this server has none")
+// attrsOf is an entry as SFTP reports it: directories 0755, files 0644 (the real
+// permissions are Coffer's grants, which POSIX bits cannot express).
+func attrsOf(e files.Entry) fileAttrs {
+	if e.IsDir {
+		return fileAttrs{mode: modeDir | 0o755, mtime: e.Modified.Unix()}
+	}
+	return fileAttrs{size: e.Size, mode: modeFile | 0o644, mtime: e.Modified.Unix()}
 }
 
 // listPage is how many entries one files.List call fetches.
 const listPage = 1000
 
+// dirEntry is one entry of a READDIR answer.
+type dirEntry struct {
+	name  string
+	attrs fileAttrs
+	mtime time.Time
+}
+
 // lister pages through files.List as the client reads a directory.
 type lister struct {
 	s     *session
 	path  string
-	base  int64 // offset of page[0] in the whole listing
 	page  []files.Entry
 	after string // cursor of the next page
-	done  bool
+	done  bool   // page is the last
+}
+
+func (s *session) openDir(p string) (*lister, error) {
+	l := &lister{s: s, path: p}
+	if err := l.fetch(); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 func (l *lister) fetch() error {
@@ -288,77 +247,49 @@ func (l *lister) fetch() error {
 	if err != nil {
 		return l.s.report("list", l.path, err)
 	}
-	l.base += int64(len(l.page))
 	l.page, l.after, l.done = entries, next, next == ""
 	return nil
 }
 
-func (l *lister) ListAt(out []os.FileInfo, off int64) (int, error) {
-	n := 0
-	for n < len(out) {
-		for off >= l.base+int64(len(l.page)) {
+// next returns up to n entries, and fewer once they take about size bytes; none at the
+// end of the directory.
+func (l *lister) next(n, size int) ([]dirEntry, error) {
+	var out []dirEntry
+	for len(out) < n && size > 0 {
+		if len(l.page) == 0 {
 			if l.done {
-				return n, io.EOF
-			}
-			if off < l.base {
-				return n, status(sftp.ErrSSHFxFailure, "directory read out of order")
+				break
 			}
 			if err := l.fetch(); err != nil {
-				return n, err
+				return out, err
 			}
+			continue
 		}
-		if off < l.base {
-			return n, status(sftp.ErrSSHFxFailure, "directory read out of order")
+		e := l.page[0]
+		l.page = l.page[1:]
+		name := e.Name
+		if e.Path == "/" {
+			name = "/"
 		}
-		out[n] = infoOf(l.page[off-l.base])
-		n++
-		off++
+		out = append(out, dirEntry{name: name, attrs: attrsOf(e), mtime: e.Modified})
+		size -= 2*len(name) + 128
 	}
-	return n, nil
+	return out, nil
 }
 
-type listOf fileInfo
-
-func (l listOf) ListAt(out []os.FileInfo, off int64) (int, error) {
-	if off > 0 || len(out) == 0 {
-		return 0, io.EOF
+// appendLongname appends the entry as "ls -l" shows it, as OpenSSH's sftp prints it.
+func appendLongname(b []byte, e dirEntry, now time.Time) []byte {
+	perms := "-rw-r--r--"
+	if e.attrs.mode&modeDir != 0 {
+		perms = "drwxr-xr-x"
 	}
-	out[0] = fileInfo(l)
-	return 1, io.EOF
-}
-
-// fileInfo is an entry as SFTP reports it: directories 0755, files 0644 (the real
-// permissions are Coffer's grants, which POSIX bits cannot express).
-type fileInfo struct {
-	name  string
-	size  int64
-	mode  fs.FileMode
-	mtime time.Time
-}
-
-func infoOf(e files.Entry) fileInfo {
-	fi := fileInfo{name: e.Name, size: e.Size, mode: 0o644, mtime: e.Modified}
-	if e.IsDir {
-		fi.mode, fi.size = fs.ModeDir|0o755, 0
+	yearOrTime := e.mtime.Format("15:04")
+	if e.mtime.Before(now.AddDate(0, -6, 0)) {
+		yearOrTime = e.mtime.Format("2006")
 	}
-	if e.Path == "/" {
-		fi.name = "/"
-	}
-	return fi
-}
-
-func (f fileInfo) Name() string       { return f.name }
-func (f fileInfo) Size() int64        { return f.size }
-func (f fileInfo) Mode() fs.FileMode  { return f.mode }
-func (f fileInfo) ModTime() time.Time { return f.mtime }
-func (f fileInfo) IsDir() bool        { return f.mode.IsDir() }
-func (f fileInfo) Sys() any           { return nil }
-
-func base(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[i+1:]
-		}
-	}
-	return p
+	start := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b = fmt.Appendf(b, "%s %4d %-8s %-8s %8d %s %5s %s", perms, 1, "0", "0", e.attrs.size, e.mtime.Format("Jan 2"), yearOrTime, e.name)
+	putU32(b[start:], uint32(len(b)-start-4))
+	return b
 }

@@ -2,129 +2,133 @@ package sftpd
 
 import (
 	"io"
-	"sync"
-
-	"github.com/pkg/sftp"
 
 	"github.com/coffer-mft/coffer/internal/files"
 )
 
-// Read-ahead for downloads. SFTP clients read in 32 KiB requests (OpenSSH) with many in
-// flight, which pkg/sftp serves concurrently and not quite in order; each would decrypt a
-// whole 64 KiB chunk on its own. downloadReader instead reads aligned blocks of whole
-// chunks and keeps the last few, so each chunk is decrypted once. Memory per open file:
-// at most readBlocks × readBlockSize.
-const (
-	readBlockSize = 256 << 10
-	readBlocks    = 6
-)
+// Read-ahead for downloads. Clients read in requests of 32 or 64 KiB; each served on its
+// own would decrypt (and, when not chunk-aligned, decrypt twice) a 64 KiB chunk of the
+// encrypted file. A download instead reads aligned blocks of whole chunks, one storage
+// read and readBlockSize/64 KiB decryptions each, and serves requests from them. While a
+// client reads sequentially, the block after the current one is read and decrypted in
+// the background, so the session's loop rarely waits for the disk or the cipher. Memory
+// per open file: at most two blocks, taken from the pool only while reading.
+const readBlockSize = files.ReadAheadSize
 
-type block struct {
-	off   int64
-	ready chan struct{} // closed when data and err are set
-	data  []byte
-	err   error
-	used  uint64
+// rblock is one block of plaintext, filled by fill.
+type rblock struct {
+	idx   int64         // the block's index: it starts at idx*readBlockSize
+	buf   []byte        // its bytes (a pool buffer); set before ready is closed
+	err   error         // why it could not be read
+	ready chan struct{} // closed when buf and err are set
 }
 
-// downloadReader is an io.ReaderAt over a files.Reader, safe for concurrent use.
-type downloadReader struct {
-	r *files.Reader
-
-	mu     sync.Mutex
-	blocks []*block
-	clock  uint64
-	failed error // set by TransferError: the client went away
+// download is a file open for reading. Only the session's loop calls its methods; the
+// goroutine filling a block touches only that block until it closes ready.
+type download struct {
+	r    *files.Reader
+	size int64
+	pool *bufferPool
+	cur  *rblock // the block being served: ready, without error; or nil
+	next *rblock // the block after cur, being filled or filled; or nil
+	end  int64   // where the previous read ended: a read starting here is sequential
 }
 
-func newDownloadReader(r *files.Reader) *downloadReader { return &downloadReader{r: r} }
+func newDownload(r *files.Reader, pool *bufferPool) *download {
+	return &download{r: r, size: r.Size(), pool: pool}
+}
 
-func (d *downloadReader) ReadAt(p []byte, off int64) (int, error) {
-	size := d.r.Size()
-	if off < 0 {
-		return 0, status(sftp.ErrSSHFxBadMessage, "negative offset")
+func (d *download) fill(b *rblock) {
+	off := b.idx * readBlockSize
+	b.buf = d.pool.get(int(min(readBlockSize, d.size-off)))
+	n, err := d.r.ReadAt(b.buf, off)
+	switch {
+	case n == len(b.buf):
+		err = nil
+	case err == nil || err == io.EOF:
+		err = io.ErrUnexpectedEOF // the file is shorter than its entry says
 	}
+	b.err = err
+	close(b.ready)
+}
+
+// drop waits for b to be filled and gives its buffer back.
+func (d *download) drop(b *rblock) {
+	if b != nil {
+		<-b.ready
+		d.pool.put(b.buf)
+	}
+}
+
+// ready reports whether the n bytes at off can be served without waiting for a read.
+func (d *download) ready(off int64, n int) bool {
+	for _, b := range []*rblock{d.cur, d.next} {
+		if b == nil {
+			continue
+		}
+		select {
+		case <-b.ready:
+		default:
+			continue
+		}
+		start := b.idx * readBlockSize
+		if off >= start && off+int64(n) <= start+int64(len(b.buf)) {
+			return true
+		}
+	}
+	return false
+}
+
+// block makes the block of index idx current and returns it.
+func (d *download) block(idx int64) (*rblock, error) {
+	switch {
+	case d.cur != nil && d.cur.idx == idx:
+		return d.cur, nil
+	case d.next != nil && d.next.idx == idx:
+		d.drop(d.cur)
+		d.cur, d.next = d.next, nil
+		<-d.cur.ready
+	default:
+		// Not sequential: start over there.
+		d.drop(d.cur)
+		d.drop(d.next)
+		d.cur, d.next = &rblock{idx: idx, ready: make(chan struct{})}, nil
+		d.fill(d.cur)
+	}
+	if err := d.cur.err; err != nil {
+		d.drop(d.cur) // a failure is not kept: the next request tries again
+		d.cur = nil
+		return nil, err
+	}
+	return d.cur, nil
+}
+
+// readInto fills dst with the file's bytes at off; off+len(dst) must not pass the end.
+func (d *download) readInto(dst []byte, off int64) (int, error) {
+	sequential := off == d.end
 	n := 0
-	for n < len(p) && off < size {
-		b := d.block(off - off%readBlockSize)
-		if b.err != nil && len(b.data) == 0 {
-			return n, toStatus(b.err)
+	for n < len(dst) {
+		b, err := d.block(off / readBlockSize)
+		if err != nil {
+			return n, err
 		}
-		i := off - b.off
-		if i >= int64(len(b.data)) {
-			return n, io.ErrUnexpectedEOF
-		}
-		m := copy(p[n:], b.data[i:])
+		m := copy(dst[n:], b.buf[off-b.idx*readBlockSize:])
 		n += m
 		off += int64(m)
 	}
-	if n < len(p) {
-		return n, io.EOF
+	d.end = off
+	if sequential && d.next == nil && d.cur != nil && (d.cur.idx+1)*readBlockSize < d.size {
+		d.next = &rblock{idx: d.cur.idx + 1, ready: make(chan struct{})}
+		go d.fill(d.next)
 	}
 	return n, nil
 }
 
-// block returns the block at off, reading it unless it is cached or being read.
-func (d *downloadReader) block(off int64) *block {
-	d.mu.Lock()
-	d.clock++
-	for _, b := range d.blocks {
-		if b.off == off {
-			b.used = d.clock
-			d.mu.Unlock()
-			<-b.ready
-			return b
-		}
-	}
-	b := &block{off: off, ready: make(chan struct{}), used: d.clock}
-	if len(d.blocks) < readBlocks {
-		d.blocks = append(d.blocks, b)
-	} else {
-		// Evict the least recently used. A reader still copying from it keeps its own
-		// pointer; buffers are never reused, so that is safe.
-		lru := 0
-		for i, c := range d.blocks {
-			if c.used < d.blocks[lru].used {
-				lru = i
-			}
-		}
-		d.blocks[lru] = b
-	}
-	d.mu.Unlock()
-
-	buf := make([]byte, readBlockSize)
-	m, err := d.r.ReadAt(buf, off)
-	if err == io.EOF {
-		err = nil
-	}
-	b.data, b.err = buf[:m], err
-	if err != nil {
-		b.data = nil
-		d.mu.Lock()
-		for i, c := range d.blocks {
-			if c == b { // do not cache a failure
-				d.blocks = append(d.blocks[:i], d.blocks[i+1:]...)
-				break
-			}
-		}
-		d.mu.Unlock()
-	}
-	close(b.ready)
-	return b
-}
-
-// TransferError is called by pkg/sftp when the session ends with the file still open.
-func (d *downloadReader) TransferError(err error) {
-	d.mu.Lock()
-	d.failed = err
-	d.mu.Unlock()
-}
-
-// Close audits the download (files.Reader does, with the bytes read).
-func (d *downloadReader) Close() error {
-	d.mu.Lock()
-	failed := d.failed
-	d.blocks = nil
-	d.mu.Unlock()
-	return d.r.CloseWith(failed)
+// close gives the buffers back and closes the file, which audits the download with the
+// bytes read; cause, if not nil, records it as interrupted.
+func (d *download) close(cause error) error {
+	d.drop(d.cur)
+	d.drop(d.next)
+	d.cur, d.next = nil, nil
+	return d.r.CloseWith(cause)
 }

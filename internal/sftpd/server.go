@@ -1,6 +1,6 @@
-// Package sftpd is the SFTP front-end: SSH (golang.org/x/crypto/ssh) and pkg/sftp's
-// request server, mapping every operation onto the files layer and every errs.Kind onto
-// an SFTP status at the edge. It holds no policy of its own: authentication is auth's,
+// Package sftpd is the SFTP front-end: SSH (golang.org/x/crypto/ssh) and an SFTP v3
+// request loop of its own (loop.go, protocol.go), mapping every operation onto the files
+// layer and every errs.Kind onto an SFTP status at the edge. It holds no policy of its own: authentication is auth's,
 // authorisation, quotas, encryption and audit are files'.
 package sftpd
 
@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/coffer-mft/coffer/internal/audit"
@@ -81,6 +80,7 @@ type Server struct {
 	log *slog.Logger
 
 	unauth chan struct{} // a slot per connection not yet authenticated
+	pool   *bufferPool   // packet and read-ahead buffers, shared by all sessions
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -128,6 +128,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg: cfg, log: cfg.Log.With("protocol", audit.SFTP),
 		unauth:    make(chan struct{}, cfg.MaxUnauthenticated),
+		pool:      newBufferPool(),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 		perUser:   map[int64]int{},
@@ -408,6 +409,11 @@ func (c *conn) serve() {
 		return
 	}
 	defer sc.Close()
+	// Signed in: from here the idle timeout applies, not the handshake's. The sign-in's
+	// audit record below may wait for the database, and with many clients signing in at
+	// once that wait must not run into the handshake deadline.
+	c.nc.SetDeadline(time.Time{})
+	c.nc.armed.Store(true)
 	idx, perr := strconv.Atoi(sc.Permissions.Extensions[extPrincipal])
 	c.mu.Lock()
 	ok := perr == nil && idx >= 0 && idx < len(c.principals) && c.principals[idx].Name == sc.User()
@@ -427,9 +433,6 @@ func (c *conn) serve() {
 			log.Error("cannot record sign-in", "err", err)
 		}
 	}
-	c.nc.SetDeadline(time.Time{})
-	c.nc.armed.Store(true)
-
 	go ssh.DiscardRequests(reqs)
 	if err := c.srv.admit(c); err != nil {
 		log.Warn("session refused", "err", err)
@@ -441,18 +444,26 @@ func (c *conn) serve() {
 	}
 	log.Info("sftp session started", "client", string(sc.ClientVersion()))
 	var wg sync.WaitGroup
+	channels := make(chan struct{}, maxChannels)
 	for nch := range chans {
 		if nch.ChannelType() != "session" {
 			nch.Reject(ssh.Prohibited, "only session channels (for SFTP) are allowed; forwarding is disabled")
 			continue
 		}
+		select {
+		case channels <- struct{}{}:
+		default:
+			nch.Reject(ssh.ResourceShortage, fmt.Sprintf("this server allows %d sessions on one connection; close one first", maxChannels))
+			continue
+		}
 		ch, chreqs, err := nch.Accept()
 		if err != nil {
+			<-channels
 			continue
 		}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer func() { <-channels; wg.Done() }()
 			c.session(ctx, ch, chreqs, log)
 		}()
 	}
@@ -460,6 +471,10 @@ func (c *conn) serve() {
 	wg.Wait()
 	log.Info("sftp session ended")
 }
+
+// maxChannels bounds the session channels open at once on one connection (OpenSSH's
+// MaxSessions default): each can run an SFTP session with its own buffers and handles.
+const maxChannels = 10
 
 // session serves one session channel: the "sftp" subsystem and nothing else.
 func (c *conn) session(ctx context.Context, ch ssh.Channel, reqs <-chan *ssh.Request, log *slog.Logger) {
@@ -487,22 +502,12 @@ func (c *conn) session(ctx context.Context, ch ssh.Channel, reqs <-chan *ssh.Req
 			started = true
 			go func() {
 				defer close(done)
-				sess := newSession(c.srv, c.p, ctx)
-				// Not WithRSAllocator: reusing pkg/sftp's packet buffers halved the server's
-				// CPU per GiB with OpenSSH clients (0.50x -> 0.85x OpenSSH on upload), but the
-				// pages stay with each session, and 50 concurrent clients took peak RSS from
-				// 238 to 838 MiB (bench/sftp.sh). Bounded memory comes first; a bounded pool
-				// shared by sessions is the way to get the speed back.
-				// The filter adds limits@openssh.com; the limits it announces are these
-				// (extensions.go).
-				rs := sftp.NewRequestServer(newExtensionFilter(ch), withHandleLimit(sess, maxOpenHandles),
-					sftp.WithStartDirectory("/"), sftp.WithRSMaxTxPacket(maxReadLength))
-				if err := rs.Serve(); err != nil && !errors.Is(err, io.EOF) {
+				err := newSession(c.srv, c.p, ctx, ch).serve()
+				if err != nil && !errors.Is(err, io.EOF) {
 					log.Debug("sftp subsystem ended", "err", err)
 				}
 				// scp (SFTP mode) checks the exit status, as sshd's sftp-server would give it.
 				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
-				rs.Close()
 			}()
 		case !started && (req.Type == "exec" || req.Type == "shell"):
 			// scp -O and ssh run commands; say why nothing runs, as a shell would.

@@ -63,7 +63,9 @@ const (
 	fxNoSuchFile  = 2
 	fxPermission  = 3
 	fxFailure     = 4
+	fxBadMessage  = 5
 	fxUnsupported = 8
+	fxEOF         = 1
 )
 
 func TestRoundTrip(t *testing.T) {

@@ -1,41 +1,55 @@
 package sftpd
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
-	"github.com/pkg/sftp"
-
 	"github.com/coffer-mft/coffer/internal/files"
 )
 
-// Bounds of the reorder buffer of an upload. SFTP clients send many writes at once
-// (OpenSSH up to 64 × 64 KiB, the write length limits@openssh.com announces) and pkg/sftp
-// runs them concurrently, so they arrive a little out of order; files.Create wants one
-// ordered stream. Pieces ahead of the stream wait here, copied, up to these limits; a
-// client that jumps further (or back) is refused: random-access writes are not
-// supported (resuming an interrupted upload starts a new stream at its end).
+// An upload is one ordered stream into files.Create, which runs in its own goroutine
+// from open to close. The loop queues each WRITE's data, still in the packet that brought
+// it (no copy), and answers it at once: the data is the upload's now, and an error in
+// storing it is reported by a later WRITE and by CLOSE, which is where a client learns
+// whether its file was stored (nothing is visible before CLOSE succeeded, whatever was
+// answered).
+//
+// Clients write in order (OpenSSH up to 64 × 64 KiB, the write length limits@openssh.com
+// announces, in flight); a write a little ahead of the stream (a client with concurrent
+// writers) waits, copied, in a reorder buffer of up to these limits; a client that jumps
+// further (or back) is refused: random-access writes are not supported (resuming an
+// interrupted upload starts a new stream at its end).
 const (
 	maxPendingPieces = 64
 	maxPendingBytes  = 4 << 20
+	uploadQueue      = 8 // WRITEs queued for files.Create; each holds its packet's budget
 )
 
-// upload is the io.WriterAt of a file open for writing: an ordered stream into
-// files.Create, which runs in its own goroutine from open to close. Nothing is visible
-// until Close has returned nil.
+// piece is data for the stream, in the packet it came in (or, from the reorder buffer,
+// in a buffer of its own: pkt is then empty).
+type piece struct {
+	data []byte
+	pkt  inPacket
+}
+
+// upload is a file open for writing. Only the session's loop calls its methods; the
+// goroutine running files.Create reads the queue through body.
 type upload struct {
 	path string
-	pw   *io.PipeWriter
+	sess *session
+	q    chan piece    // closed by the loop (once: see endQueue)
+	end  error         // what body returns after the last piece; set before q is closed
+	qEnd bool          // q is closed
 	done chan struct{} // closed when Create returned
 	res  error         // Create's error, set before done is closed
-	sess *session
+	body *uploadBody
 
-	mu       sync.Mutex
 	start    int64            // where the stream starts: the size of the partial upload it resumes, or 0
-	pos      int64            // bytes handed to the stream so far (from the file's start)
+	pos      int64            // bytes queued so far (from the file's start)
 	pending  map[int64][]byte // pieces beyond pos
 	pendingN int
 	failed   error // sticky: the first error, reported on every later call
@@ -46,95 +60,119 @@ type upload struct {
 // startUpload begins files.Create at path and returns once Create has either accepted
 // the request (it reads the first byte) or refused it, so that permission and path
 // errors are reported by the open, where clients expect them. An upload that the
-// connection's end cuts off is kept as a partial upload; with resume, it continues the
+// session's end cuts off is kept as a partial upload; with resume, it continues the
 // caller's partial upload of offset bytes at path.
 func (s *session) startUpload(path string, resume bool, offset int64) (*upload, error) {
-	pr, pw := io.Pipe()
-	u := &upload{path: path, pw: pw, done: make(chan struct{}), pending: map[int64][]byte{}, sess: s, pos: offset, start: offset}
-	reading := make(chan struct{})
-	body := &firstRead{r: pr, first: reading}
+	u := &upload{path: path, sess: s, q: make(chan piece, uploadQueue), done: make(chan struct{}),
+		pending: map[int64][]byte{}, pos: offset, start: offset}
+	u.body = &uploadBody{u: u, first: make(chan struct{})}
 	opt := files.CreateOptions{Size: -1, Resumable: true, Resume: resume, Offset: offset}
+	// Not the connection's context: when the connection ends, the loop first hands Create
+	// everything that was answered, then ends the body with the reason, and Create keeps
+	// all of it as a partial upload.
+	ctx := context.WithoutCancel(s.ctx)
 	go func() {
 		defer close(u.done)
-		_, err := s.srv.cfg.Files.Create(s.ctx, s.p, path, body, opt)
-		u.res = err
-		if err == nil {
-			err = io.ErrClosedPipe
-		}
-		pr.CloseWithError(toStatus(err)) // unblocks a writer if Create stopped early
+		_, u.res = s.srv.cfg.Files.Create(ctx, s.p, path, u.body, opt)
 	}()
 	select {
-	case <-reading:
+	case <-u.body.first:
 		return u, nil
 	case <-u.done:
 		return nil, s.report("upload", path, u.res)
 	}
 }
 
-type firstRead struct {
-	r     io.Reader
-	first chan struct{}
+// uploadBody is the upload's content as files.Create reads it.
+type uploadBody struct {
+	u     *upload
+	cur   piece
+	first chan struct{} // closed at the first Read
 	once  sync.Once
 }
 
-func (f *firstRead) Read(p []byte) (int, error) {
-	f.once.Do(func() { close(f.first) })
-	return f.r.Read(p)
+func (b *uploadBody) Read(p []byte) (int, error) {
+	b.once.Do(func() { close(b.first) })
+	for len(b.cur.data) == 0 {
+		b.u.sess.src.release(b.cur.pkt)
+		b.cur = piece{}
+		pc, ok := <-b.u.q
+		if !ok {
+			return 0, b.u.end
+		}
+		b.cur = pc
+	}
+	n := copy(p, b.cur.data)
+	b.cur.data = b.cur.data[n:]
+	return n, nil
 }
 
-func (u *upload) WriteAt(p []byte, off int64) (int, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+// full reports whether queueing a piece would wait for Create.
+func (u *upload) full() bool { return len(u.q) == cap(u.q) }
+
+// write takes the data of a WRITE at off, and its packet, which it releases.
+func (u *upload) write(pkt inPacket, data []byte, off int64) error {
+	pc := piece{data: data, pkt: pkt}
 	if u.failed != nil {
-		return 0, u.failed
-	}
-	if u.closed {
-		return 0, status(sftp.ErrSSHFxFailure, "the file is closed")
+		u.sess.src.release(pkt)
+		return u.failed
 	}
 	switch {
 	case off < u.pos && u.start > 0 && u.pos == u.start:
-		return 0, u.fail(status(sftp.ErrSSHFxFailure, fmt.Sprintf(
+		u.sess.src.release(pkt)
+		return u.fail(status(fxFailure, fmt.Sprintf(
 			"write at offset %d, but the interrupted upload being resumed holds %d bytes: resume from byte %d (OpenSSH: reput), or upload the whole file again (put)", off, u.start, u.start)))
 	case off < u.pos:
-		return 0, u.fail(status(sftp.ErrSSHFxOpUnsupported, fmt.Sprintf(
+		u.sess.src.release(pkt)
+		return u.fail(status(fxOpUnsupported, fmt.Sprintf(
 			"write at offset %d, before the %d bytes already written: this server stores uploads as one sequential stream (no random-access writes); upload the whole file again", off, u.pos)))
 	case off > u.pos:
-		if _, dup := u.pending[off]; dup || len(u.pending) >= maxPendingPieces || u.pendingN+len(p) > maxPendingBytes || off-u.pos > maxPendingBytes {
-			return 0, u.fail(status(sftp.ErrSSHFxOpUnsupported, fmt.Sprintf(
+		u.sess.src.release(pkt)
+		if _, dup := u.pending[off]; dup || len(u.pending) >= maxPendingPieces || u.pendingN+len(data) > maxPendingBytes || off-u.pos > maxPendingBytes {
+			return u.fail(status(fxOpUnsupported, fmt.Sprintf(
 				"write at offset %d, too far beyond the %d bytes written so far: this server stores uploads as one sequential stream (no random-access writes; to continue an interrupted upload, resume from its size)", off, u.pos)))
 		}
-		u.pending[off] = append([]byte(nil), p...)
-		u.pendingN += len(p)
-		return len(p), nil
+		u.pending[off] = bytes.Clone(data)
+		u.pendingN += len(data)
+		return nil
 	}
-	// In order: hand it to Create, then whatever waited for it. Holding mu while the
-	// pipe blocks makes concurrent writers wait: that is the back-pressure.
-	if err := u.write(p); err != nil {
-		return 0, err
+	// In order: queue it, then whatever waited for it.
+	if err := u.queue(pc); err != nil {
+		return err
 	}
 	for {
 		q, ok := u.pending[u.pos]
 		if !ok {
-			break
+			return nil
 		}
 		delete(u.pending, u.pos)
 		u.pendingN -= len(q)
-		if err := u.write(q); err != nil {
-			return 0, err
+		if err := u.queue(piece{data: q}); err != nil {
+			return err
 		}
 	}
-	return len(p), nil
 }
 
-func (u *upload) write(p []byte) error {
-	n, err := u.pw.Write(p)
-	u.pos += int64(n)
-	if err != nil {
-		// Create stopped (quota, storage...): the pipe carries its error.
-		<-u.done
-		return u.fail(u.result(err))
+// queue hands a piece to Create, waiting while the queue is full: that is the
+// back-pressure on the client.
+func (u *upload) queue(pc piece) error {
+	if len(pc.data) == 0 {
+		u.sess.src.release(pc.pkt)
+		return nil
 	}
-	return nil
+	select {
+	case <-u.done:
+	default:
+		select {
+		case u.q <- pc:
+			u.pos += int64(len(pc.data))
+			return nil
+		case <-u.done:
+		}
+	}
+	// Create stopped (quota, storage...): its error says why.
+	u.sess.src.release(pc.pkt)
+	return u.fail(u.result(status(fxFailure, "the upload has ended")))
 }
 
 // result is the error to report once Create has returned; fallback if it succeeded.
@@ -145,76 +183,59 @@ func (u *upload) result(fallback error) error {
 	return fallback
 }
 
+// fail makes err the upload's outcome and ends the body with it after what is queued:
+// Create then keeps what it received as a partial upload, or discards it.
 func (u *upload) fail(err error) error {
 	if u.failed == nil {
 		u.failed = err
-		u.pw.CloseWithError(err)
+		u.endQueue(err)
 	}
 	return u.failed
 }
 
-// TransferError is called by pkg/sftp when the session ends with the file open: the
-// upload is incomplete and must not become visible.
-func (u *upload) TransferError(err error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.fail(status(sftp.ErrSSHFxConnectionLost, "the connection was lost during the upload: "+err.Error()))
+// endQueue closes the queue: body returns end after the pieces in it.
+func (u *upload) endQueue(end error) {
+	if !u.qEnd {
+		u.qEnd = true
+		u.end = end
+		close(u.q)
+	}
 }
 
 // written is the length of the upload so far.
-func (u *upload) written() int64 {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.pos
-}
+func (u *upload) written() int64 { return u.pos }
 
-// setModified records a modification time to apply when the upload is committed.
-func (u *upload) setModified(t time.Time) {
-	u.mu.Lock()
-	u.mtime = t
-	u.mu.Unlock()
-}
-
-// Close ends the stream, waits for Create and reports its outcome: only now is the file
-// visible, and only if Close returns nil.
-func (u *upload) Close() error {
-	u.mu.Lock()
+// close ends the stream, waits for Create and reports its outcome: only now is the file
+// visible, and only if close returns nil.
+func (u *upload) close() error {
 	if u.closed {
-		u.mu.Unlock()
 		return u.failed
 	}
 	u.closed = true
 	if u.failed == nil && len(u.pending) > 0 {
-		u.fail(status(sftp.ErrSSHFxFailure, fmt.Sprintf("the upload has a gap at offset %d: nothing was stored", u.pos)))
+		u.fail(status(fxFailure, fmt.Sprintf("the upload has a gap at offset %d: nothing was stored", u.pos)))
 	}
-	failed := u.failed
 	u.pending = nil
-	if failed == nil {
-		u.pw.Close()
-	}
-	mtime := u.mtime
-	u.mu.Unlock()
+	failed := u.failed
+	u.endQueue(io.EOF)
 	<-u.done
-	u.sess.forget(u)
+	// Give back what Create left unread.
+	u.sess.src.release(u.body.cur.pkt)
+	u.body.cur = piece{}
+	for pc := range u.q {
+		u.sess.src.release(pc.pkt)
+	}
 	if failed != nil {
 		return failed
 	}
 	if u.res != nil {
-		u.mu.Lock()
 		u.failed = u.sess.report("upload", u.path, u.res)
-		u.mu.Unlock()
 		return u.failed
 	}
-	if !mtime.IsZero() {
-		if err := u.sess.srv.cfg.Files.SetModified(context.WithoutCancel(u.sess.ctx), u.sess.p, u.path, mtime); err != nil {
+	if !u.mtime.IsZero() {
+		if err := u.sess.srv.cfg.Files.SetModified(context.WithoutCancel(u.sess.ctx), u.sess.p, u.path, u.mtime); err != nil {
 			return u.sess.report("setstat", u.path, err)
 		}
 	}
 	return nil
-}
-
-// ReadAt refuses reads of a file opened for writing (pkg/sftp's Client.Create opens
-// read-write, so such opens are accepted for writing).
-func (u *upload) ReadAt([]byte, int64) (int, error) {
-	return 0, status(sftp.ErrSSHFxOpUnsupported, "a file open for writing cannot be read: close it and open it for reading")
 }
