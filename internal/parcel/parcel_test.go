@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -267,9 +268,17 @@ func TestRequest(t *testing.T) {
 	if err != nil || len(got.Files) != 2 {
 		t.Fatalf("the requester sees every upload: %+v, %v", got, err)
 	}
-	r, _, err := f.svc.OpenFile(f.ctx, f.alice, p.ID, got.Files[0].ID)
-	if err != nil || read(t, r) != "1,2" {
-		t.Fatalf("OpenFile: %v", err)
+	// Both uploads, whatever order they are listed in (they may share a timestamp).
+	var contents []string
+	for _, file := range got.Files {
+		r, _, err := f.svc.OpenFile(f.ctx, f.alice, p.ID, file.ID)
+		if err != nil {
+			t.Fatalf("OpenFile: %v", err)
+		}
+		contents = append(contents, read(t, r))
+	}
+	if slices.Sort(contents); !slices.Equal(contents, []string{"1,2", "3,4"}) {
+		t.Fatalf("the requester read %q, want both uploads", contents)
 	}
 	if err := f.svc.Close(f.ctx, f.alice, p.ID); err != nil {
 		t.Fatal(err)
