@@ -11,4 +11,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export COFFER_BENCH_SIZE=${SIZE_MB:-1024} COFFER_BENCH_ROUNDS=${ROUNDS:-3}
 go test -run '^$' -bench 'BenchmarkWeb(Upload|Listing10k)$' -benchtime 1x -timeout 60m ./internal/httpd/web 2>&1 |
-  grep -E '^(upload of|page of|created|Benchmark|FAIL|---)|Error|panic'
+  grep -E '^(upload of|the same browser|CPU|page of|created|Benchmark|FAIL|---)|Error|panic'
