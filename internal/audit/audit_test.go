@@ -154,3 +154,36 @@ func TestExportAndClipping(t *testing.T) {
 		t.Fatalf("clipped record does not verify: %+v", rep)
 	}
 }
+
+// TestVerifyWhileAppending: records appended while Verify reads the log are no problem
+// (Verify once read the head after the records and called a fresh append a removal).
+func TestVerifyWhileAppending(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		l, _ := newLog(t, dsn, 1)
+		done := make(chan error, 1)
+		go func() {
+			for i := range 300 {
+				if err := l.Append(ctx, audit.Record{Actor: "w", Action: audit.ActLogin, Path: fmt.Sprint(i), Result: audit.OK}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		for verified := 0; ; verified++ {
+			rep, err := l.Verify(ctx, nil)
+			if err != nil || !rep.OK() {
+				t.Fatalf("verify %d while appending: %+v, %v", verified, rep, err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			default:
+			}
+		}
+	})
+}
