@@ -135,6 +135,17 @@ func (s *Service) Require2FAForAll(ctx context.Context, actor auth.Principal, on
 		if err := q.SetRequire2FAForAll(ctx, on); err != nil {
 			return err
 		}
+		if on && actor.UserID > 0 {
+			// An administrator of the web or the API without 2FA would be signed out by
+			// this very change (the command line's local administrator has no sessions).
+			tf, err := q.TwoFactor(ctx, actor.UserID)
+			if err != nil {
+				return err
+			}
+			if tf.Enrolled.IsZero() {
+				return errs.E(errs.Conflict, "set up two-step verification for yourself first (under My account): requiring it of everyone signs out everyone who has not")
+			}
+		}
 		if on {
 			n, err := q.DeleteWebSessionsWithout2FA(ctx, 0)
 			if err != nil {

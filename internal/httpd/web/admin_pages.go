@@ -214,13 +214,6 @@ func (s *Server) setGroups(w http.ResponseWriter, r *http.Request, p auth.Princi
 
 func (s *Server) setRequire2FAForAll(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	on := r.PostFormValue("on") == "on"
-	if on {
-		// Otherwise the switch would sign the administrator out in the same click.
-		if tf, err := s.accounts.TwoFactor(r.Context(), p, p.Name); err != nil || !tf.Active() {
-			s.renderUsers(w, r, p, adminData{Error: "Set up two-step verification for yourself first (under My account): requiring it of everyone signs out everyone who has not."}, http.StatusConflict)
-			return
-		}
-	}
 	if err := s.accounts.Require2FAForAll(r.Context(), p, on); err != nil {
 		s.renderUsers(w, r, p, adminData{Error: userMessage(err, "The setting could not be changed.")}, errStatus(err))
 		return

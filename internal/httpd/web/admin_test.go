@@ -222,7 +222,7 @@ func TestRequire2FAForAll(t *testing.T) {
 	e, admin := adminEnv(t)
 	tech := signedIn(t, e, "tech", "password-of-tech")
 	code, got := page(t, admin, "POST", e.URL+"/admin/users/require-2fa", url.Values{"on": {"on"}})
-	mustContain(t, "require for all by an administrator without 2FA", code, 409, got, "Set up two-step verification for yourself first")
+	mustContain(t, "require for all by an administrator without 2FA", code, 409, got, "set up two-step verification for yourself first")
 	enrol(t, e, admin)
 	code, got = page(t, admin, "POST", e.URL+"/admin/users/require-2fa", url.Values{"on": {"on"}})
 	mustContain(t, "require for all", code, 200, got, "now required of everyone", "No longer require it of everyone")
