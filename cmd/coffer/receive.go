@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/parcel"
 	"github.com/coffer-mft/coffer/internal/parcel/e2e"
 )
 
@@ -75,7 +76,7 @@ func parseLink(link string) (*receiver, error) {
 		return nil, errors.New("the link must be an https:// link as the sender gave it")
 	}
 	token, ok := strings.CutPrefix(u.EscapedPath(), "/p/")
-	if !ok || token == "" || strings.Contains(token, "/") {
+	if !ok || !validToken(token) || u.User != nil {
 		return nil, errors.New("the link must look like https://HOST/p/TOKEN: was it cut short?")
 	}
 	r := &receiver{apiClient: apiClient{base: "https://" + u.Host + "/api/v1/p/" + token}}
@@ -87,6 +88,20 @@ func parseLink(link string) (*receiver, error) {
 		r.secret = &s
 	}
 	return r, nil
+}
+
+// validToken reports whether t has the shape of a link token (docs/parcels.md, "Links"):
+// what else reached the API's URL could name another endpoint ("..", "%2F").
+func validToken(t string) bool {
+	if len(t) != base64.RawURLEncoding.EncodedLen(parcel.TokenBytes) {
+		return false
+	}
+	for _, c := range t {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 type view struct {

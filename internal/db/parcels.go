@@ -11,6 +11,7 @@ type Parcel struct {
 	Kind           string // "send" or "request"
 	OwnerID        int64
 	OwnerName      string // read only: the owner's user name
+	OwnerDisabled  bool   // read only: the owner's account is disabled
 	FolderID       int64
 	State          string // "draft", "sent", "open", "closed"
 	Subject        string
@@ -63,7 +64,7 @@ type ParcelDownload struct {
 }
 
 const (
-	parcelColumns    = `p.id, p.kind, p.owner_id, u.name, p.folder_id, p.state, p.subject, p.message, p.e2e, p.kdf_salt, p.manifest, p.passphrase_hash, p.max_downloads, p.notify, p.lifetime, p.created, p.sent, p.expires, p.revoked, p.purged`
+	parcelColumns    = `p.id, p.kind, p.owner_id, u.name, u.disabled, p.folder_id, p.state, p.subject, p.message, p.e2e, p.kdf_salt, p.manifest, p.passphrase_hash, p.max_downloads, p.notify, p.lifetime, p.created, p.sent, p.expires, p.revoked, p.purged`
 	recipientColumns = `id, parcel_id, email, created, revoked, failed_unlocks, views, first_view, last_view`
 	parcelFileColumn = `id, parcel_id, name, size, sha256, uploader, created`
 
@@ -109,9 +110,10 @@ const noLimit = 1 << 62
 
 func scanParcel(s scanner) (Parcel, error) {
 	var p Parcel
-	var e2e, notify, lifetime, created, sent, expires, revoked, purged int64
-	err := s.Scan(&p.ID, &p.Kind, &p.OwnerID, &p.OwnerName, &p.FolderID, &p.State, &p.Subject, &p.Message, &e2e, &p.KDFSalt,
+	var disabled, e2e, notify, lifetime, created, sent, expires, revoked, purged int64
+	err := s.Scan(&p.ID, &p.Kind, &p.OwnerID, &p.OwnerName, &disabled, &p.FolderID, &p.State, &p.Subject, &p.Message, &e2e, &p.KDFSalt,
 		&p.Manifest, &p.PassphraseHash, &p.MaxDownloads, &notify, &lifetime, &created, &sent, &expires, &revoked, &purged)
+	p.OwnerDisabled = disabled != 0
 	p.E2E, p.Notify, p.Lifetime = e2e != 0, notify != 0, time.Duration(lifetime)*time.Microsecond
 	p.Created, p.Sent, p.Expires = fromMicro(created), fromMicro(sent), fromMicro(expires)
 	p.Revoked, p.Purged = fromMicro(revoked), fromMicro(purged)
