@@ -27,25 +27,23 @@ func (c *stmts) get(query string) *sql.Stmt {
 	return c.m[query]
 }
 
-// prepare prepares the queries that are not yet. A query that fails to prepare is left
-// out: it runs unprepared, and fails there with its own error if it is wrong.
-func (c *stmts) prepare(ctx context.Context, queries []string) {
-	for _, query := range queries {
-		if c.get(query) != nil {
-			continue
-		}
-		st, err := c.db.PrepareContext(ctx, query)
-		if err != nil {
-			continue
-		}
-		c.mu.Lock()
-		if c.m[query] == nil {
-			c.m[query], st = st, nil
-		}
-		c.mu.Unlock()
-		if st != nil {
-			st.Close()
-		}
+// prepare prepares query if it is not yet. A query that fails to prepare is left out:
+// it runs unprepared, and fails there with its own error if it is wrong.
+func (c *stmts) prepare(ctx context.Context, query string) {
+	if c.get(query) != nil {
+		return
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	if c.m[query] == nil {
+		c.m[query], st = st, nil
+	}
+	c.mu.Unlock()
+	if st != nil {
+		st.Close()
 	}
 }
 
@@ -69,7 +67,7 @@ func (p preparedDB) stmt(ctx context.Context, query string) *sql.Stmt {
 	if st := p.c.get(query); st != nil {
 		return st
 	}
-	p.c.prepare(ctx, []string{query})
+	p.c.prepare(ctx, query)
 	return p.c.get(query)
 }
 
