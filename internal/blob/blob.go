@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"sync/atomic"
 
 	"github.com/coffer-mft/coffer/internal/errs"
 )
@@ -103,3 +104,36 @@ func quoteID(id ID) string {
 
 // CopyBufferSize is the buffer size callers should use to move bytes into or out of a store.
 const CopyBufferSize = 256 << 10
+
+// Bytes returns data as an Object. data must not change while the Object is in use: it
+// is read in place, without a lock.
+func Bytes(data []byte) Object { return &bytesObject{data: data} }
+
+type bytesObject struct {
+	data   []byte
+	closed atomic.Bool
+}
+
+func (o *bytesObject) ReadAt(p []byte, off int64) (int, error) {
+	if o.closed.Load() {
+		return 0, errs.E(errs.Op("blob.ReadAt"), "blob is closed")
+	}
+	if off < 0 {
+		return 0, errs.E(errs.Op("blob.ReadAt"), errs.Invalid, "negative offset")
+	}
+	if off >= int64(len(o.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, o.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (o *bytesObject) Size() int64 { return int64(len(o.data)) }
+
+func (o *bytesObject) Close() error {
+	o.closed.Store(true)
+	return nil
+}

@@ -39,8 +39,12 @@ func (q Q) PendingBefore(ctx context.Context, t time.Time, limit int) ([]string,
 	return q.strings(ctx, qPendingBefore, micro(t), limit)
 }
 
-// AddGarbage records a blob that no entry references any longer.
+// AddGarbage records a blob that no entry references any longer. A blob id "" (a
+// small file's, whose payload was in its row) is nothing to collect and is ignored.
 func (q Q) AddGarbage(ctx context.Context, blobID string) error {
+	if blobID == "" {
+		return nil
+	}
 	_, err := q.q.ExecContext(ctx, qAddGarbage, blobID, micro(time.Now()))
 	return q.d.classify(err)
 }

@@ -43,6 +43,9 @@ type DB struct {
 	read    *sql.DB // reads outside transactions
 	write   *sql.DB // transactions; for SQLite a single connection, so writers queue in Go
 	where   string  // a description for messages, never with a password
+
+	// SQLite only: prepared statements of read and write, by query (see stmts).
+	readStmts, writeStmts *stmts
 }
 
 //go:embed migrations
@@ -100,7 +103,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, errs.E(op, err)
 	}
 	write.SetMaxOpenConns(1)
-	d := &DB{dialect: SQLite, read: read, write: write, where: path}
+	d := &DB{dialect: SQLite, read: read, write: write, where: path, readStmts: newStmts(read), writeStmts: newStmts(write)}
 	if err := d.pingSQLite(ctx); err != nil {
 		d.Close()
 		return nil, errs.E(op, errs.Unavailable, fmt.Errorf("cannot open SQLite database %s: %w (check that the directory exists and is writable by this user)", path, err))
@@ -163,6 +166,8 @@ func (d *DB) String() string { return string(d.dialect) + " " + d.where }
 
 // Close closes all connections.
 func (d *DB) Close() error {
+	d.readStmts.close()
+	d.writeStmts.close()
 	err := d.read.Close()
 	if d.write != d.read {
 		err = errors.Join(err, d.write.Close())
@@ -224,7 +229,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 			// The one place where SQL text is not a constant in this file: it is a
 			// numbered migration compiled into the binary with go:embed, never data.
 			//coffer:allow-dynamic-sql migration files embedded from internal/db/migrations
-			if _, err := q.q.ExecContext(ctx, string(body)); err != nil {
+			if _, err := q.unprepared().ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", name, err)
 			}
 			_, err := q.q.ExecContext(ctx, qMigrationRecord, version, micro(time.Now()))
@@ -287,7 +292,12 @@ type Q struct {
 }
 
 // Q returns a Q that runs each query on its own (no transaction). Use it for reads.
-func (d *DB) Q() Q { return Q{q: d.read, d: d} }
+func (d *DB) Q() Q {
+	if d.readStmts != nil {
+		return Q{q: preparedDB{d.readStmts}, d: d}
+	}
+	return Q{q: d.read, d: d}
+}
 
 // Tx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
 func (d *DB) Tx(ctx context.Context, fn func(Q) error) error {
@@ -295,11 +305,38 @@ func (d *DB) Tx(ctx context.Context, fn func(Q) error) error {
 	if err != nil {
 		return d.classify(err)
 	}
-	if err := fn(Q{q: tx, d: d}); err != nil {
-		_ = tx.Rollback()
-		return d.classify(err)
+	var q querier = tx
+	var ptx *preparedTx
+	if d.writeStmts != nil {
+		ptx = &preparedTx{tx: tx, c: d.writeStmts}
+		q = ptx
 	}
-	return d.classify(tx.Commit())
+	err = fn(Q{q: q, d: d})
+	if err != nil {
+		_ = tx.Rollback()
+	} else {
+		err = tx.Commit()
+	}
+	if ptx != nil {
+		// Now that the transaction's connection is free again.
+		for _, query := range ptx.missed {
+			//coffer:allow-dynamic-sql each is the query argument of a call on the transaction, which this rule held to a constant there
+			d.writeStmts.prepare(context.WithoutCancel(ctx), query)
+		}
+	}
+	return d.classify(err)
+}
+
+// unprepared returns q's own querier, which does not prepare statements: for SQL text
+// that runs once (migrations).
+func (q Q) unprepared() querier {
+	switch p := q.q.(type) {
+	case preparedDB:
+		return p.c.db
+	case *preparedTx:
+		return p.tx
+	}
+	return q.q
 }
 
 // classify turns driver errors into *errs.Error with a useful Kind; other errors pass.

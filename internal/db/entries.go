@@ -15,10 +15,15 @@ type Entry struct {
 	IsDir       bool
 	Size        int64
 	SHA256      []byte
-	BlobID      string
+	BlobID      string // "" for a directory, and for a small file whose payload is in its row
 	CryptHeader []byte
 	Created     time.Time
 	Modified    time.Time
+	// Payload is a small file's age payload, kept in its row instead of a blob (a file
+	// has either BlobID or Payload). InsertEntry and ReplaceFile write it; the queries
+	// that return entries leave it nil (listings need not carry file contents): read it
+	// with EntryPayload.
+	Payload []byte
 }
 
 const entryColumns = `id, folder_id, parent_id, name, is_dir, size, sha256, COALESCE(blob_id, ''), crypt_header, created, modified`
@@ -35,11 +40,14 @@ const (
 	qListChildrenModified     = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND (modified > $3 OR (modified = $3 AND name > $4)) ORDER BY modified, name LIMIT $5`
 	qListChildrenModifiedDesc = `SELECT ` + entryColumns + ` FROM entries WHERE folder_id = $1 AND parent_id = $2 AND (modified < $3 OR (modified = $3 AND name < $4)) ORDER BY modified DESC, name DESC LIMIT $5`
 	qHasChildren              = `SELECT COUNT(*) FROM (SELECT 1 FROM entries WHERE folder_id = $1 AND parent_id = $2 LIMIT 1) t`
-	qInsertEntry              = `INSERT INTO entries (folder_id, parent_id, name, is_dir, size, sha256, blob_id, crypt_header, created, modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`
-	qReplaceFile              = `UPDATE entries SET size = $2, sha256 = $3, blob_id = $4, crypt_header = $5, modified = $6 WHERE id = $1 AND is_dir = 0`
-	qMoveEntry                = `UPDATE entries SET folder_id = $2, parent_id = $3, name = $4 WHERE id = $1`
-	qSetModified              = `UPDATE entries SET modified = $2 WHERE id = $1`
-	qDeleteEntry              = `DELETE FROM entries WHERE id = $1`
+	qInsertEntry              = `INSERT INTO entries (folder_id, parent_id, name, is_dir, size, sha256, blob_id, crypt_header, created, modified, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`
+	qReplaceFile              = `UPDATE entries SET size = $2, sha256 = $3, blob_id = $4, crypt_header = $5, modified = $6, payload = $7 WHERE id = $1 AND is_dir = 0`
+	// The version of the file that has this header: each version has its own (a fresh
+	// wrapped file key), so a row replaced since it was looked up does not match.
+	qEntryPayload = `SELECT payload FROM entries WHERE id = $1 AND crypt_header = $2 AND is_dir = 0`
+	qMoveEntry    = `UPDATE entries SET folder_id = $2, parent_id = $3, name = $4 WHERE id = $1`
+	qSetModified  = `UPDATE entries SET modified = $2 WHERE id = $1`
+	qDeleteEntry  = `DELETE FROM entries WHERE id = $1`
 	// The entry and everything beneath it.
 	qSubtree           = `WITH RECURSIVE sub(id) AS (SELECT id FROM entries WHERE id = $1 UNION ALL SELECT e.id FROM entries e JOIN sub ON e.parent_id = sub.id) `
 	qSubtreeFiles      = qSubtree + `SELECT e.id, COALESCE(e.blob_id, ''), e.size FROM entries e JOIN sub ON e.id = sub.id WHERE e.is_dir = 0`
@@ -158,18 +166,40 @@ func (q Q) HasChildren(ctx context.Context, folderID, dirID int64) (bool, error)
 // InsertEntry inserts e (its ID is ignored) and returns it with its new ID.
 // Errors: Exist when the name is taken in that directory.
 func (q Q) InsertEntry(ctx context.Context, e Entry) (Entry, error) {
-	var blobID any
-	if e.BlobID != "" {
-		blobID = e.BlobID
-	}
 	err := q.q.QueryRowContext(ctx, qInsertEntry, e.FolderID, e.ParentID, e.Name, flag(e.IsDir), e.Size,
-		e.SHA256, blobID, e.CryptHeader, micro(e.Created), micro(e.Modified)).Scan(&e.ID)
+		e.SHA256, nullString(e.BlobID), e.CryptHeader, micro(e.Created), micro(e.Modified), nullBytes(e.Payload)).Scan(&e.ID)
 	return e, q.d.classify(err)
 }
 
-// ReplaceFile points an existing file entry at new content. Errors: NotFound.
+// ReplaceFile points an existing file entry at new content (a blob, or a payload in the
+// row). Errors: NotFound.
 func (q Q) ReplaceFile(ctx context.Context, e Entry) error {
-	return q.execOne(ctx, qReplaceFile, e.ID, e.Size, e.SHA256, e.BlobID, e.CryptHeader, micro(e.Modified))
+	return q.execOne(ctx, qReplaceFile, e.ID, e.Size, e.SHA256, nullString(e.BlobID), e.CryptHeader, micro(e.Modified), nullBytes(e.Payload))
+}
+
+// EntryPayload returns the payload kept in the row of file id, in the version whose
+// header is header; nil if that version's content is in a blob. Errors: NotFound when
+// the file was deleted or replaced by another version.
+func (q Q) EntryPayload(ctx context.Context, id int64, header []byte) ([]byte, error) {
+	var p []byte
+	err := q.q.QueryRowContext(ctx, qEntryPayload, id, header).Scan(&p)
+	return p, q.d.classify(err)
+}
+
+// nullString is s, or SQL NULL for "".
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullBytes is b, or SQL NULL for nil.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // MoveEntry renames and/or reparents an entry (within or across folders; for a

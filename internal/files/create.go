@@ -119,17 +119,22 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	}
 
 	id := blob.NewID()
-	if err := q.AddPending(ctx, string(id)); err != nil {
-		release()
-		return Entry{}, err
+	// A new upload that may be small starts in memory (smallWriter); any other is a blob,
+	// recorded as pending before its first byte is written.
+	small := resumed == nil && !opt.piece && opt.Size <= s.inlineMax && s.inlineMax > 0
+	if !small {
+		if err := q.AddPending(ctx, string(id)); err != nil {
+			release()
+			return Entry{}, err
+		}
 	}
 	var st *staged
 	if resumed != nil {
 		stop := s.holdLease(ctx, resumed.ID)
-		st, err = s.store(ctx, id, r, opt.Size, resumed, opt.piece)
+		st, err = s.store(ctx, id, r, opt.Size, resumed, opt.piece, false)
 		stop()
 	} else {
-		st, err = s.store(ctx, id, r, opt.Size, nil, opt.piece)
+		st, err = s.store(ctx, id, r, opt.Size, nil, opt.piece, small)
 	}
 	if err != nil {
 		if st != nil && (opt.Resumable && interrupted(err) || errors.Is(err, errShort)) {
@@ -150,13 +155,17 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		if st != nil {
 			st.w.Abort()
 		}
-		s.discard(ctx, id, false)
+		if !st.inMemory() {
+			s.discard(ctx, id, false)
+		}
 		release()
 		return Entry{}, err
 	}
 	header, size, sum := st.header, st.n, st.h.Sum(nil)
 	if opt.SHA256 != nil && !bytes.Equal(sum, opt.SHA256) {
-		s.discard(ctx, id, true)
+		if !st.inMemory() {
+			s.discard(ctx, id, true)
+		}
 		release()
 		return Entry{}, errs.E(errs.Integrity, fmt.Sprintf("the content's SHA-256 is %s, not the %s the client announced: the upload was corrupted; send it again",
 			hex.EncodeToString(sum), hex.EncodeToString(opt.SHA256)))
@@ -190,6 +199,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		name := l.rel[len(l.rel)-1]
 		de := db.Entry{FolderID: l.folder.ID, ParentID: parent, Name: name, Size: size, SHA256: sum,
 			BlobID: string(id), CryptHeader: header, Created: now, Modified: mod}
+		if st.payload != nil {
+			de.BlobID, de.Payload = "", st.payload
+		}
 		old, err := q.LookupChild(ctx, l.folder.ID, parent, name)
 		switch {
 		case err == nil && old.IsDir:
@@ -216,10 +228,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		default:
 			return err
 		}
-		if err := q.ClaimPending(ctx, string(id)); err != nil {
-			if errs.Is(errs.NotFound, err) {
-				return errs.E(errs.Other, "the upload was taken for abandoned by garbage collection; send it again")
-			}
+		if err := s.claim(ctx, q, st, id); err != nil {
 			return err
 		}
 		rec := record(p, audit.ActFileUpload, l.path)
@@ -234,11 +243,28 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		return nil
 	})
 	if err != nil {
-		s.discard(ctx, id, true)
+		if !st.inMemory() {
+			s.discard(ctx, id, true)
+		}
 		return Entry{}, err
 	}
 	s.collect(ctx, garbage)
 	return out, nil
+}
+
+// claim forgets the pending row of st's blob id in the transaction that publishes it;
+// a payload kept in memory has none.
+func (s *Service) claim(ctx context.Context, q db.Q, st *staged, id blob.ID) error {
+	if st.inMemory() {
+		return nil
+	}
+	if err := q.ClaimPending(ctx, string(id)); err != nil {
+		if errs.Is(errs.NotFound, err) {
+			return errs.E(errs.Other, "the upload was taken for abandoned by garbage collection; send it again")
+		}
+		return err
+	}
+	return nil
 }
 
 // writable resolves the path of an upload and fails early, before any content is read,
@@ -277,13 +303,15 @@ func (s *Service) writable(ctx context.Context, p auth.Principal, path string, s
 }
 
 // staged is an upload being stored: its blob writer, the age header, the encrypting
-// writer, the plaintext digest and length so far.
+// writer, the plaintext digest and length so far; once stored, the payload if it was
+// small enough to stay in memory (for the file's row), else nil.
 type staged struct {
-	w      blob.Writer
-	header []byte
-	enc    *crypt.Writer
-	h      hash.Hash
-	n      int64
+	w       blob.Writer
+	header  []byte
+	enc     *crypt.Writer
+	h       hash.Hash
+	n       int64
+	payload []byte
 }
 
 // interrupted reports whether an upload failed because its body was cut off, as opposed
@@ -294,13 +322,17 @@ func interrupted(err error) bool {
 
 // store encrypts r into blob id, hashing the plaintext on the way, and makes it durable.
 // With resume, the blob starts with that partial upload's stored data and r is the rest.
+// With small, the payload stays in memory as long as it fits a MaxInline file, and a
+// whole payload that fits is returned in st.payload instead of being stored.
 // On error, st is not nil if the blob writer is open (the caller aborts it or keeps what
 // was sealed); on success the blob is committed.
-func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64, resume *db.Upload, piece bool) (st *staged, err error) {
+func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64, resume *db.Upload, piece, small bool) (st *staged, err error) {
 	// The blob outlives a canceled ctx, so that what was sealed can be kept as a partial
 	// upload; the loop below stops reading when ctx ends.
-	w, err := s.blobs.Create(context.WithoutCancel(ctx), id)
-	if err != nil {
+	var w blob.Writer
+	if small {
+		w = s.newSmallWriter(ctx, id)
+	} else if w, err = s.blobs.Create(context.WithoutCancel(ctx), id); err != nil {
 		return nil, err
 	}
 	st = &staged{w: w, h: sha256.New()}
@@ -350,6 +382,12 @@ func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64
 			err = errs.E(errs.Integrity, fmt.Sprintf("the resumed upload ended at byte %d, where the partial upload already ended: a partial upload is always shorter than the file; resume with the rest of it", st.n))
 		}
 		return st, err
+	}
+	if sw, ok := w.(*smallWriter); ok {
+		if p, ok := sw.payload(); ok {
+			st.payload = p
+			return st, nil
+		}
 	}
 	if err := w.Commit(); err != nil {
 		return nil, err

@@ -34,11 +34,12 @@ type Service struct {
 
 	partialTTL  time.Duration
 	uploadLease time.Duration // see SetUploadLease
+	inlineMax   int64         // see SetInlineMax
 }
 
 // New returns a Service.
 func New(d *db.DB, blobs blob.Store, keys *crypt.Keyring, a *audit.Log, log *slog.Logger) *Service {
-	return &Service{db: d, blobs: blobs, keys: keys, audit: a, log: log, now: time.Now, partialTTL: DefaultPartialTTL, uploadLease: DefaultUploadLease}
+	return &Service{db: d, blobs: blobs, keys: keys, audit: a, log: log, now: time.Now, partialTTL: DefaultPartialTTL, uploadLease: DefaultUploadLease, inlineMax: MaxInline}
 }
 
 // Entry is a file or directory as users see it.

@@ -54,7 +54,7 @@ func (s *Service) PutOwned(ctx context.Context, folderID int64, name string, r i
 	if err := q.AddPending(ctx, string(id)); err != nil {
 		return Entry{}, errs.E(op, err)
 	}
-	st, err := s.store(ctx, id, r, opt.Size, nil, false)
+	st, err := s.store(ctx, id, r, opt.Size, nil, false, false)
 	if err != nil {
 		if st != nil {
 			st.w.Abort()

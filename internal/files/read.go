@@ -109,11 +109,8 @@ func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Rea
 // openEntry opens the content of file entry e (at l) for decryption; the caller sets the
 // Reader's Entry and done.
 func (s *Service) openEntry(ctx context.Context, l loc, e db.Entry) (*Reader, error) {
-	obj, err := s.blobs.Open(ctx, blob.ID(e.BlobID))
+	obj, err := s.content(ctx, l, e)
 	if err != nil {
-		if errs.Is(errs.NotFound, err) {
-			return nil, errs.E(errs.Integrity, errs.Path(l.path), "the file's stored data is missing: restore the blob store from backup")
-		}
 		return nil, err
 	}
 	pr, size, err := s.keys.Open(e.CryptHeader, obj, obj.Size())
@@ -125,6 +122,28 @@ func (s *Service) openEntry(ctx context.Context, l loc, e db.Entry) (*Reader, er
 		return nil, errs.E(errs.Path(l.path), err)
 	}
 	return &Reader{r: pr, obj: obj}, nil
+}
+
+// content opens the stored payload of file entry e: its blob, or the payload in its row
+// (a small file, whose BlobID is "").
+func (s *Service) content(ctx context.Context, l loc, e db.Entry) (blob.Object, error) {
+	if e.BlobID != "" {
+		obj, err := s.blobs.Open(ctx, blob.ID(e.BlobID))
+		if errs.Is(errs.NotFound, err) {
+			return nil, errs.E(errs.Integrity, errs.Path(l.path), "the file's stored data is missing: restore the blob store from backup")
+		}
+		return obj, err
+	}
+	p, err := s.db.Q().EntryPayload(ctx, e.ID, e.CryptHeader)
+	switch {
+	case errs.Is(errs.NotFound, err):
+		return nil, errs.E(errs.NotFound, errs.Path(l.path), "the file was deleted or replaced while it was being opened; open it again")
+	case err != nil:
+		return nil, err
+	case p == nil:
+		return nil, errs.E(errs.Integrity, errs.Path(l.path), "the file's stored data is missing (its row has neither a blob nor a payload): restore the database from backup")
+	}
+	return blob.Bytes(p), nil
 }
 
 // Stat describes the entry at path. Errors: Invalid, NotFound, Permission (never for

@@ -5,9 +5,7 @@ package mem
 
 import (
 	"context"
-	"io"
 	"sync"
-	"sync/atomic"
 
 	"github.com/coffer-mft/coffer/internal/blob"
 	"github.com/coffer-mft/coffer/internal/errs"
@@ -90,7 +88,7 @@ func (s *Store) Open(ctx context.Context, id blob.ID) (blob.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &object{data: data}, nil
+	return blob.Bytes(data), nil
 }
 
 // Stat returns the size of the committed blob id.
@@ -241,35 +239,5 @@ func (w *writer) Abort() error {
 	w.s.pending--
 	w.s.mu.Unlock()
 	w.state, w.buf = aborted, nil
-	return nil
-}
-
-// object reads a committed blob, which is never modified, so ReadAt needs no lock.
-type object struct {
-	data   []byte
-	closed atomic.Bool
-}
-
-func (o *object) ReadAt(p []byte, off int64) (int, error) {
-	if o.closed.Load() {
-		return 0, errs.E(errs.Op("mem.ReadAt"), "blob is closed")
-	}
-	if off < 0 {
-		return 0, errs.E(errs.Op("mem.ReadAt"), errs.Invalid, "negative offset")
-	}
-	if off >= int64(len(o.data)) {
-		return 0, io.EOF
-	}
-	n := copy(p, o.data[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-func (o *object) Size() int64 { return int64(len(o.data)) }
-
-func (o *object) Close() error {
-	o.closed.Store(true)
 	return nil
 }
