@@ -111,11 +111,11 @@ frontend sftp_all
 backend https_all
   balance leastconn
   source 127.0.0.2
-  option httpchk GET /api/v1/openapi.json
+  option httpchk GET /healthz
 $(servers https n1 n2 n3)
 backend https_one
   source 127.0.0.2
-  option httpchk GET /api/v1/openapi.json
+  option httpchk GET /healthz
 $(servers https n1)
 backend sftp_all
   balance leastconn

@@ -122,6 +122,16 @@ func (d *DB) ping(ctx context.Context) error {
 	return d.write.QueryRowContext(ctx, "SELECT 1").Scan(&n)
 }
 
+// Ready reports whether the database answers a query (on the pool that readers use, so
+// that a long write does not hold it up), within ctx's deadline. Errors: Unavailable.
+func (d *DB) Ready(ctx context.Context) error {
+	var n int
+	if err := d.read.QueryRowContext(ctx, "SELECT 1").Scan(&n); err != nil {
+		return errs.E(errs.Op("db.Ready"), errs.Unavailable, err)
+	}
+	return nil
+}
+
 // pingSQLite is ping that waits out SQLITE_BUSY. A new connection's pragmas (switching
 // to WAL in particular) can meet the lock of another process opening the same file, and
 // SQLite then fails without consulting busy_timeout; a second try a moment later succeeds.

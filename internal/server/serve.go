@@ -77,7 +77,12 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 	apiSrv.SessionAuth = webSrv.SessionPrincipal
 	// The API sees its requests unaltered: ServeMux would "clean" a path with ".." in it
 	// and redirect, where the API refuses it plainly (and audits the attempt).
+	health := api.Health(c.Ready, healthTimeout, c.Log)
 	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == api.HealthPath {
+			health.ServeHTTP(w, r)
+			return
+		}
 		if strings.HasPrefix(r.URL.EscapedPath(), api.Prefix+"/") {
 			apiSrv.ServeHTTP(w, r)
 			return

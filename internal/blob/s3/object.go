@@ -89,13 +89,22 @@ func (o *object) readLocked(p []byte, off int64) error {
 		// The connection broke: ask again for the rest, with the client's retries.
 		return o.readRange(p[n:], off+int64(n))
 	}
-	o.dropStream()
-	if !sequential {
+	var end int64
+	switch {
+	case off == 0:
+		// How a reader of the whole blob begins (the payload's nonce): one GET of all
+		// of it, which costs one request, and which a server serves best (versitygw
+		// sends a whole object with sendfile, a range by copying). The reads at open
+		// that follow elsewhere (the last chunk) leave it for the reads after them.
+		end = o.size
+	case !sequential:
 		o.window = 0
 		return o.readRange(p, off)
+	default:
+		o.window = min(max(2*o.window, minWindow), maxWindow)
+		end = min(off+max(o.window, int64(len(p))), o.size)
 	}
-	o.window = min(max(2*o.window, minWindow), maxWindow)
-	end := min(off+max(o.window, int64(len(p))), o.size)
+	o.dropStream()
 	body, err := o.get(off, end)
 	if err != nil {
 		return err
@@ -157,8 +166,10 @@ func (o *object) readRange(p []byte, off int64) error {
 func (o *object) get(start, end int64) (io.ReadCloser, error) {
 	const op = errs.Op("s3.ReadAt")
 	var opts minio.GetObjectOptions
-	if err := opts.SetRange(start, end-1); err != nil {
-		return nil, errs.E(op, err)
+	if start > 0 || end < o.size {
+		if err := opts.SetRange(start, end-1); err != nil {
+			return nil, errs.E(op, err)
+		}
 	}
 	if o.etag != "" {
 		if err := opts.SetMatchETag(o.etag); err != nil {

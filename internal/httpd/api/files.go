@@ -162,9 +162,11 @@ func (s *Server) serveReader(w http.ResponseWriter, r *http.Request, f *files.Re
 	e := f.Entry
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{})
-	src := &readFailure{ReadSeeker: f.Seeker()}
+	seeker := f.Seeker()
+	src := &readFailure{ReadSeeker: seeker}
 	dw := &deferredWriter{w: w}
 	http.ServeContent(dw, r, "", e.Modified, src)
+	seeker.Close()
 	failure := src.err
 	if failure == nil && r.Context().Err() != nil {
 		failure = errs.E(errs.Canceled, "the client disconnected")
