@@ -35,7 +35,7 @@ import (
 // register a service worker).
 
 const harnessPage = `<!doctype html><meta charset="utf-8"><title>loading</title>
-<script src="/static/parcel-e2e.js"></script><script src="/harness.js"></script>`
+<input type="file" id="pick"><script src="/static/parcel-e2e.js"></script><script src="/harness.js"></script>`
 
 type harness struct {
 	URL       string

@@ -135,7 +135,7 @@
       const sink = o.sink === "sw" ? await E.swSink(f.name, f.size) : await E.fileSink(await dir.getFileHandle(f.name, { create: true }));
       await E.download(parcel.keys, base, f, sink, { headers, onprogress: (d) => { progress = d; } });
       const r = { name: f.name, size: f.size, progress };
-      if (o.sink !== "sw") r.sha256 = await E.hashFile(await (await dir.getFileHandle(f.name)).getFile());
+      if (o.sink === "opfs") r.sha256 = await E.hashFile(await (await dir.getFileHandle(f.name)).getFile());
       out.files.push(r);
     }
     return out;
@@ -182,6 +182,61 @@
     return { token: sent.links[0].token, fragment: E.fragment(secret), sha256: await E.hashFile(blob), phases, stored: up.file.size };
   }
 
-  window.H = { sha, vectors, decryptFrom, receive, send };
+  // benchSend sends the file chosen in #pick (a File on disk) as an end-to-end parcel and
+  // times each phase (milliseconds from the start to its last progress report).
+  async function benchSend(o) {
+    const auth = { Authorization: "Bearer " + o.token };
+    const file = document.getElementById("pick").files[0];
+    const secret = E.newSecret();
+    const k = await E.keys(secret, null);
+    let r = await fetch("/api/v1/parcels", { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ subject: "bench", e2e: true, max_downloads: 0 }) });
+    const parcel = await r.json();
+    const t0 = performance.now(), at = {};
+    const up = await E.upload(k, "/api/v1/parcels/" + parcel.id + "/files/", file, { headers: auth, onprogress: (d, t, phase) => { at[phase] = performance.now() - t0; } });
+    const total = performance.now() - t0;
+    const manifest = await E.sealManifest(k, { message: "", files: [up.id] });
+    r = await fetch("/api/v1/parcels/" + parcel.id + "/send", { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ manifest }) });
+    const sent = await r.json();
+    return { token: sent.links[0].token, fragment: E.fragment(secret), ms: total, at };
+  }
+
+  // benchEncrypt seals the file in #pick and discards the sealed bytes: the cost of
+  // hashing and encrypting alone, in milliseconds.
+  async function benchEncrypt() {
+    const file = document.getElementById("pick").files[0];
+    const k = await E.keys(E.newSecret(), null);
+    const t0 = performance.now();
+    const sealed = await E.sealFile(k, file);
+    const t1 = performance.now();
+    await sealed.stream().pipeTo(new WritableStream());
+    return { hash: t1 - t0, encrypt: performance.now() - t1 };
+  }
+
+  // benchReceive times receive().
+  async function benchReceive(o) {
+    const t0 = performance.now();
+    const r = await receive(o);
+    if (r.error) throw new Error(r.error);
+    return performance.now() - t0;
+  }
+
+  // benchFetch downloads a link's first file without decrypting it (the browser's
+  // ceiling for the downloads above), in milliseconds.
+  async function benchFetch(o) {
+    const base = "/api/v1/p/" + o.token;
+    const view = await (await fetch(base)).json();
+    const t0 = performance.now();
+    const r = (await fetch(base + "/files/" + view.files[0].id, { cache: "no-store" })).body.getReader();
+    for (;;) { if ((await r.read()).done) break; }
+    return performance.now() - t0;
+  }
+
+  async function clearOPFS() {
+    const dir = await opfsDir();
+    for await (const name of dir.keys()) await dir.removeEntry(name);
+    return true;
+  }
+
+  window.H = { sha, vectors, decryptFrom, receive, send, benchSend, benchEncrypt, benchReceive, benchFetch, clearOPFS };
   document.title = "ready";
 })();
