@@ -334,16 +334,12 @@ func TestParcelE2EBrowser(t *testing.T) {
 		}
 	})
 	t.Run("browser to Go", func(t *testing.T) {
-		var sent struct {
+		type sentParcel struct {
 			Error, Token, Fragment, SHA256 string
 			Stored                         int64
 			Phases                         map[string]int64
 		}
-		sent = call[struct {
-			Error, Token, Fragment, SHA256 string
-			Stored                         int64
-			Phases                         map[string]int64
-		}](t, h, "send", map[string]any{"token": token, "passphrase": "a passphrase", "size": 2<<20 + 999, "name": "from chromium.bin", "message": "hi from the browser"})
+		sent := call[sentParcel](t, h, "send", map[string]any{"token": token, "passphrase": "a passphrase", "size": 2<<20 + 999, "name": "from chromium.bin", "message": "hi from the browser"})
 		if sent.Error != "" {
 			t.Fatal(sent.Error)
 		}
