@@ -434,17 +434,20 @@
   // own process or pages them to disk; docs/parcels.md).
   async function stage(sealed) {
     if (navigator.storage && navigator.storage.getDirectory) {
+      let dir = null;
+      const tmpName = "coffer-upload-" + b64encode(random(12));
+      const remove = () => (dir ? dir.removeEntry(tmpName).catch(() => {}) : Promise.resolve());
       try {
-        const dir = await navigator.storage.getDirectory();
-        const tmpName = "coffer-upload-" + b64encode(random(12));
+        dir = await navigator.storage.getDirectory();
         const fh = await dir.getFileHandle(tmpName, { create: true });
         if (fh.createWritable) {
           const w = await fh.createWritable();
           await sealed.stream().pipeTo(w);
-          return { body: await fh.getFile(), remove: () => dir.removeEntry(tmpName).catch(() => {}) };
+          return { body: await fh.getFile(), remove };
         }
-        await dir.removeEntry(tmpName);
+        await remove();
       } catch (e) {
+        await remove();
         if (e instanceof E2EError) throw e;
       }
     }
