@@ -106,6 +106,6 @@ func (q Q) UserEmail(ctx context.Context, id int64) (string, error) {
 }
 
 // SetUserEmail sets the address user id gets notifications at ("" = none). Errors: NotFound.
-func (q Q) SetUserEmail(ctx context.Context, id int64, email string, at time.Time) error {
-	return q.execOne(ctx, qSetUserEmail, id, email, micro(at))
+func (q Q) SetUserEmail(ctx context.Context, id int64, email string) error {
+	return q.execOne(ctx, qSetUserEmail, id, email, micro(time.Now()))
 }

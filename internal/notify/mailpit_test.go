@@ -29,6 +29,7 @@ type Mailpit struct {
 	Port  int            // SMTP
 	API   string         // http://127.0.0.1:PORT
 	Roots *x509.CertPool // trusts its certificate, when it has one
+	Cert  string         // ... which is in this PEM file
 	cmd   *exec.Cmd
 }
 
@@ -80,6 +81,7 @@ func StartMailpit(t testing.TB, o MailpitOptions) *Mailpit {
 		"--database", filepath.Join(dir, "mailpit.db"), "--disable-version-check", "--smtp-disable-rdns", "--quiet"}
 	if o.TLS != "" {
 		cert, key := selfSigned(t, dir)
+		m.Cert = cert
 		args = append(args, "--smtp-tls-cert", cert, "--smtp-tls-key", key)
 		pem, err := os.ReadFile(cert)
 		if err != nil {
