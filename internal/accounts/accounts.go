@@ -189,7 +189,7 @@ type UserUpdate struct {
 	Disabled      *bool
 	Quota         *int64
 	Password      *string
-	PasswordLogin *bool // false: the user signs in with SSH keys (and API tokens) only
+	PasswordLogin *bool   // false: the user signs in with SSH keys (and API tokens) only
 	Email         *string // where notifications go (docs/notify.md); "" = none
 }
 
