@@ -50,3 +50,6 @@ func (s *Service) notify(ctx context.Context, q db.Q, kind string, p db.Parcel, 
 		Sender: p.OwnerName, Subject: p.Subject, Message: p.Message, Expires: p.Expires, Passphrase: p.PassphraseHash != "",
 		E2E: p.E2E, Links: links, Recipient: recipient})
 }
+
+// Notifier returns the notifier that SetNotifier set, or nil.
+func (s *Service) Notifier() Notifier { return s.notifier }
