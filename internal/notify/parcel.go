@@ -139,8 +139,8 @@ func (p *Parcels) ParcelEvent(ctx context.Context, q db.Q, e parcel.Event) error
 	case parcel.EventDownloaded:
 		return p.toOwner(ctx, q, e, "downloaded", "Your parcel was downloaded: "+e.Subject, "downloaded:"+e.ParcelID+":"+e.Recipient, d)
 	case parcel.EventUploaded:
-		// While one such mail waits, later uploads to the request do not queue another.
-		return p.toOwner(ctx, q, e, "uploaded", "Files arrived for your request: "+e.Subject, "uploaded:"+e.ParcelID, d)
+		// While one such mail waits, later uploads by the same recipient do not queue another.
+		return p.toOwner(ctx, q, e, "uploaded", "Files arrived for your request: "+e.Subject, "uploaded:"+e.ParcelID+":"+e.Recipient, d)
 	}
 	return nil
 }
