@@ -227,6 +227,9 @@ var userSteps = []step{
 	{args: a("user", "quota", "bob", "unlimited"), out: a("unlimited")},
 	{args: a("user", "quota", "bob", "-5"), code: exitUsage, errOut: a(`bad size "-5"`)},
 	{args: a("user", "quota", "nobody", "5G"), code: exitFailure, errOut: a("nobody")},
+	{args: a("user", "email", "bob", "bob@example.org"), out: a(`notifications of "bob" go to "bob@example.org"`)},
+	{args: a("user", "email", "bob", "Bob <bob@example.org>"), code: exitUsage, errOut: a("not an e-mail address")},
+	{args: a("user", "email", "bob", ""), out: a(`go to ""`)},
 }
 
 func TestGroupsFoldersGrants(t *testing.T) {

@@ -26,6 +26,7 @@ func cmdUser(ctx context.Context, e env, args []string) int {
 		{"passwd", "set a new password (generated unless --password-stdin)", userPasswd},
 		{"admin", "give (--on) or take away (--off) the administrator role", userAdmin},
 		{"quota", "set the quota of an account's home folder", userQuota},
+		{"email", "set where an account's notifications are e-mailed", userEmail},
 		{"key", "manage the SSH public keys of an account (add, list, remove)", cmdUserKey},
 		{"password-login", "allow (--on) or forbid (--off) signing in with a password", userPasswordLogin},
 		{"2fa", "show, reset or require two-factor sign-in (TOTP) for the web interface", cmdUser2FA},
@@ -280,6 +281,19 @@ func userQuota(ctx context.Context, e env, args []string) int {
 			return s.fail(fmt.Sprintf("cannot set the quota of %q", printable(args[0])), err)
 		}
 		fmt.Fprintf(e.stdout, "quota of %q: %s (using %s)\n", u.Name, formatQuota(u.QuotaBytes), formatSize(u.UsedBytes))
+		return exitOK
+	})
+}
+
+func userEmail(ctx context.Context, e env, args []string) int {
+	sp := spec{name: "user email", args: "NAME ADDRESS", min: 2, max: 2,
+		about: "Sets the address NAME's notifications go to (\"your parcel was downloaded\", \"files arrived\n" +
+			"for your request\"; docs/notify.md). An empty ADDRESS (\"\") stops them."}
+	return withCore(ctx, e, sp, args, nil, func(s *session, args []string) int {
+		if _, err := s.core.Accounts.UpdateUser(ctx, s.actor, args[0], accounts.UserUpdate{Email: &args[1]}); err != nil {
+			return s.fail(fmt.Sprintf("cannot set the e-mail address of %q", printable(args[0])), err)
+		}
+		fmt.Fprintf(e.stdout, "notifications of %q go to %q\n", args[0], args[1])
 		return exitOK
 	})
 }

@@ -189,7 +189,8 @@ type UserUpdate struct {
 	Disabled      *bool
 	Quota         *int64
 	Password      *string
-	PasswordLogin *bool // false: the user signs in with SSH keys (and API tokens) only
+	PasswordLogin *bool   // false: the user signs in with SSH keys (and API tokens) only
+	Email         *string // where notifications go (docs/notify.md); "" = none
 }
 
 // UpdateUser changes an account (administrators only). The last enabled administrator can be neither disabled
@@ -235,6 +236,11 @@ func (s *Service) updateUser(ctx context.Context, actor auth.Principal, name str
 	if up.Quota != nil && *up.Quota < 0 {
 		return db.User{}, errs.E(op, errs.Invalid, "quota must not be negative")
 	}
+	if up.Email != nil {
+		if err := checkEmail(*up.Email); err != nil {
+			return db.User{}, errs.E(op, err)
+		}
+	}
 	rec := record(actor, action, name)
 	rec.Detail = describe(up)
 	var u db.User
@@ -278,6 +284,11 @@ func (s *Service) updateUser(ctx context.Context, actor auth.Principal, name str
 				return err
 			}
 		}
+		if up.Email != nil {
+			if err := q.SetUserEmail(ctx, u.ID, *up.Email); err != nil {
+				return err
+			}
+		}
 		if endsSessions(up) {
 			n, err := q.DeleteUserWebSessions(ctx, u.ID)
 			if err != nil {
@@ -318,6 +329,9 @@ func describe(up UserUpdate) string {
 	}
 	if up.PasswordLogin != nil {
 		s += fmt.Sprintf("password_login=%v ", *up.PasswordLogin)
+	}
+	if up.Email != nil {
+		s += fmt.Sprintf("email=%q ", *up.Email)
 	}
 	if s == "" {
 		return "no change"

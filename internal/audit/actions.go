@@ -81,3 +81,8 @@ const (
 	ActParcelLink      = "parcel.link"      // only denials: a token that matches no link
 	ActParcelPurge     = "parcel.purge"     // maintenance deleted an expired or revoked parcel's contents
 )
+
+// Actions added with e-mail notifications (docs/notify.md).
+const (
+	ActMailFailed = "mail.failed" // the outbox gave up on a mail (Detail: kind, recipient's domain, attempts, last error)
+)

@@ -34,6 +34,16 @@ type Config struct {
 	JobLease        time.Duration // how long a node holds a periodic job without renewing
 	UploadLease     time.Duration // how long a transfer holds a partial upload without renewing
 	ConfigFile      string
+	Mail            Mail
+}
+
+// Mail is how notifications are e-mailed (docs/notify.md). Without SMTPURL nothing is.
+type Mail struct {
+	SMTPURL      string        // smtps://user@host:465 or smtp://user@host:587
+	PasswordFile string        // the SMTP password; else COFFER_SMTP_PASSWORD
+	From         string        // "Name <address>"
+	PublicURL    string        // the base of the links in mails
+	GiveUpAfter  time.Duration // how long a mail is retried
 }
 
 // Storage registers the flags that locate data: every command that opens the data
@@ -65,6 +75,12 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 		"another takes over its jobs within this time (docs/deploy.md)")
 	fs.DurationVar(&c.UploadLease, "upload-lease", 30*time.Second, "how long a transfer holds a partial upload without renewing it: when a node dies\n"+
 		"during an upload, its client can resume on another node after at most this time")
+	fs.StringVar(&c.Mail.SMTPURL, "smtp-url", "", "mail server `URL` for notifications: smtps://USER@HOST:465 (implicit TLS) or smtp://USER@HOST:587 (STARTTLS, required);\n"+
+		"the password comes from COFFER_SMTP_PASSWORD or --smtp-password-file; default: no mail (docs/notify.md)")
+	fs.StringVar(&c.Mail.PasswordFile, "smtp-password-file", "", "`file` holding the mail server's password (else COFFER_SMTP_PASSWORD)")
+	fs.StringVar(&c.Mail.From, "mail-from", "", "sender of notifications: \"Name <`address`>\" or a bare address")
+	fs.StringVar(&c.Mail.PublicURL, "public-url", "", "the `URL` people reach this server at (https://files.example.org): the base of links in mails")
+	fs.DurationVar(&c.Mail.GiveUpAfter, "mail-give-up", 72*time.Hour, "how long a mail that cannot be sent is retried before it is dropped (logged and audited)")
 	fs.StringVar(&c.SFTPAddr, "sftp", ":2022", "SFTP listen `address`, or off")
 	fs.StringVar(&c.SFTPHostKeys, "sftp-host-keys", "", "`directory` of the SSH host keys (default: DATA/ssh; created on first start; share it between nodes)")
 	fs.StringVar(&c.SFTP.Ciphers, "sftp-ciphers", "", "comma-separated `list` of SSH ciphers to offer, a subset of aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com (default: all three)")

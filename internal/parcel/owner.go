@@ -87,6 +87,11 @@ func (s *Service) create(ctx context.Context, p auth.Principal, np NewParcel, re
 				return err
 			}
 		}
+		if links != nil {
+			if err := s.notify(ctx, q, EventLinks, dp, links, ""); err != nil {
+				return err
+			}
+		}
 		return s.audit.AppendTx(ctx, q, *rec)
 	})
 	if err != nil {
@@ -244,19 +249,20 @@ func (s *Service) AddFile(ctx context.Context, p auth.Principal, id, name string
 	if err != nil {
 		return File{}, s.fail(ctx, rec, errs.E(op, err))
 	}
-	f, err := s.store(ctx, dp, "", name, r, size, sum, rec)
+	f, err := s.store(ctx, dp, db.ParcelRecipient{}, name, r, size, sum, rec)
 	if err != nil {
 		return File{}, s.fail(ctx, rec, errs.E(op, err))
 	}
 	return f, nil
 }
 
-// store stores a file of parcel dp uploaded by uploader ("" = the owner), recording it
-// and rec in the transaction that publishes it.
-func (s *Service) store(ctx context.Context, dp db.Parcel, uploader, name string, r io.Reader, size int64, sum []byte, rec audit.Record) (File, error) {
+// store stores a file of parcel dp uploaded by recipient by (zero: the owner), recording
+// it and rec in the transaction that publishes it.
+func (s *Service) store(ctx context.Context, dp db.Parcel, by db.ParcelRecipient, name string, r io.Reader, size int64, sum []byte, rec audit.Record) (File, error) {
 	if err := checkFileName(dp, name); err != nil {
 		return File{}, err
 	}
+	uploader := by.ID
 	q := s.db.Q()
 	n, err := q.CountParcelFiles(ctx, dp.ID)
 	if err != nil {
@@ -281,6 +287,11 @@ func (s *Service) store(ctx context.Context, dp db.Parcel, uploader, name string
 			return err
 		}
 		rec.Bytes, rec.Detail = e.Size, "file "+f.ID
+		if uploader != "" {
+			if err := s.notify(ctx, q, EventUploaded, dp, nil, by.Email); err != nil {
+				return err
+			}
+		}
 		return s.audit.AppendTx(ctx, q, rec)
 	}})
 	if err != nil {
@@ -349,6 +360,10 @@ func (s *Service) send(ctx context.Context, p auth.Principal, id, manifest strin
 			}
 			links = append(links, Link{RecipientID: r.ID, Email: r.Email, Token: token})
 		}
+		dp.State, dp.Sent, dp.Expires, dp.Manifest = StateSent, now, now.Add(dp.Lifetime), manifest
+		if err := s.notify(ctx, q, EventLinks, dp, links, ""); err != nil {
+			return err
+		}
 		rec.Detail = fmt.Sprintf("%d files, %d links, expires %s", n, len(links), now.Add(dp.Lifetime).UTC().Format(time.RFC3339))
 		return s.audit.AppendTx(ctx, q, *rec)
 	})
@@ -401,6 +416,11 @@ func (s *Service) addRecipient(ctx context.Context, p auth.Principal, id, email 
 		r := db.ParcelRecipient{ID: link.RecipientID, ParcelID: id, Email: email, Created: s.now()}
 		if err := q.InsertParcelRecipient(ctx, r, h); err != nil {
 			return err
+		}
+		if link.Token != "" {
+			if err := s.notify(ctx, q, EventLinks, dp, []Link{link}, ""); err != nil {
+				return err
+			}
 		}
 		rec.Target = r.ID
 		return s.audit.AppendTx(ctx, q, *rec)

@@ -97,6 +97,8 @@ type Service struct {
 	log    *slog.Logger
 	policy Policy
 	now    func() time.Time
+
+	notifier Notifier // nil: nobody is e-mailed
 }
 
 // New returns a Service.

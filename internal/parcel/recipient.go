@@ -310,6 +310,14 @@ func (s *Service) countDownloads(ctx context.Context, l link, ids []string) ([]F
 	}
 	var out []File
 	err := s.db.Tx(ctx, func(q db.Q) error {
+		first := false
+		if l.p.Notify {
+			before, err := q.RecipientDownloads(ctx, l.r.ID)
+			if err != nil {
+				return err
+			}
+			first = len(before) == 0
+		}
 		for _, id := range ids {
 			f, err := q.ParcelFileByID(ctx, l.p.ID, id)
 			if errs.Is(errs.NotFound, err) {
@@ -326,6 +334,9 @@ func (s *Service) countDownloads(ctx context.Context, l link, ids []string) ([]F
 				return errs.E(errs.Gone, fmt.Sprintf("the file was downloaded %d times with this link, as often as the sender allowed", l.p.MaxDownloads))
 			}
 			out = append(out, fileOut(f, l.p.E2E))
+		}
+		if first {
+			return s.notify(ctx, q, EventDownloaded, l.p, nil, l.r.Email)
 		}
 		return nil
 	})
@@ -356,7 +367,7 @@ func (s *Service) Upload(ctx context.Context, a Access, name string, r io.Reader
 	if err != nil {
 		return File{}, s.denied(ctx, l, err)
 	}
-	f, err := s.store(ctx, l.p, l.r.ID, name, r, size, sum, withResult(l.rec, audit.OK))
+	f, err := s.store(ctx, l.p, l.r, name, r, size, sum, withResult(l.rec, audit.OK))
 	if err != nil {
 		return File{}, s.denied(ctx, l, err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/notify"
 	"github.com/coffer-mft/coffer/internal/parcel"
 )
 
@@ -45,6 +46,7 @@ type Core struct {
 	Files     *files.Service
 	Accounts  *accounts.Service
 	Parcels   *parcel.Service
+	Mail      *notify.Outbox // nil: no mail server configured
 
 	// leftoversAge is how long ago a blob store's temporary file or multipart upload
 	// must have been written or started for Maintain to take it for a crash's leftover.
@@ -99,7 +101,7 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	c.Files.SetUploadLease(cfg.UploadLease)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
 	c.Parcels = parcel.New(c.DB, c.Files, c.Audit, c.Keys, c.Log, parcel.DefaultPolicy())
-	return nil
+	return c.openMail(env)
 }
 
 // BlobStore is a blob store as the core holds it: local or S3. Their housekeeping

@@ -176,7 +176,7 @@ func (c *Core) Maintain(ctx context.Context, every time.Duration) {
 // jobs are the housekeeping jobs. Each is idempotent: a run interrupted by a crash, or
 // run twice, does no harm.
 func (c *Core) jobs(every time.Duration) []jobs.Job {
-	return []jobs.Job{
+	js := []jobs.Job{
 		{Name: "web-sessions.prune", Every: every, Run: c.pruneSessions},
 		// Listed before garbage collection, which deletes the blobs that purging lets go
 		// (in maintainOnce at once, between nodes at the next run).
@@ -186,6 +186,7 @@ func (c *Core) jobs(every time.Duration) []jobs.Job {
 		{Name: "blobs.leftovers", Every: every, Run: c.cleanLeftovers},
 		{Name: "login-failures.prune", Every: every, Run: c.pruneLoginFailures},
 	}
+	return append(js, c.mailJobs()...)
 }
 
 // maintainOnce runs every job once, here and now, whatever the leases: for tests.

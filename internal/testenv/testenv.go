@@ -45,6 +45,7 @@ type Options struct {
 	DataDir string // "" = a new temporary directory
 	Log     io.Writer
 	SFTP    bool // also serve SFTP on an ephemeral port (Env.SFTPAddr)
+	Mail    config.Mail
 }
 
 // The environment can move every server that New starts with the default database or
@@ -89,7 +90,7 @@ func New(t testing.TB, opt Options) *Env {
 		dir = t.TempDir()
 	}
 	dsn, blobs, env, sv, bucket := stores(t, opt)
-	cfg := config.Config{DataDir: dir, DSN: dsn, Blobs: blobs, HTTPAddr: "127.0.0.1:0", SFTPAddr: "127.0.0.1:0", LogFormat: "text", LogLevel: "warn", ShutdownTimeout: 5 * time.Second}
+	cfg := config.Config{DataDir: dir, DSN: dsn, Blobs: blobs, HTTPAddr: "127.0.0.1:0", SFTPAddr: "127.0.0.1:0", LogFormat: "text", LogLevel: "warn", ShutdownTimeout: 5 * time.Second, Mail: opt.Mail}
 	w := opt.Log
 	if w == nil {
 		w = io.Discard
