@@ -81,3 +81,9 @@ const (
 	ActParcelLink      = "parcel.link"      // only denials: a token that matches no link
 	ActParcelPurge     = "parcel.purge"     // maintenance deleted an expired or revoked parcel's contents
 )
+
+// Actions added with the defender (internal/defender). Path is "ip:ADDRESS".
+const (
+	ActBan   = "defender.ban"   // an address scored past the threshold and was banned; Detail says why and for how long
+	ActUnban = "defender.unban" // an administrator lifted a ban
+)

@@ -34,6 +34,9 @@ type Config struct {
 	JobLease        time.Duration // how long a node holds a periodic job without renewing
 	UploadLease     time.Duration // how long a transfer holds a partial upload without renewing
 	ConfigFile      string
+	AllowIPs        string // comma-separated addresses/prefixes that alone may connect; "" = all
+	DenyIPs         string // comma-separated addresses/prefixes that may not connect
+	AllowRoot       bool   // serve even when running as root
 }
 
 // Storage registers the flags that locate data: every command that opens the data
@@ -65,6 +68,9 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 		"another takes over its jobs within this time (docs/deploy.md)")
 	fs.DurationVar(&c.UploadLease, "upload-lease", 30*time.Second, "how long a transfer holds a partial upload without renewing it: when a node dies\n"+
 		"during an upload, its client can resume on another node after at most this time")
+	fs.StringVar(&c.AllowIPs, "allow-ip", "", "comma-separated client `addresses` or CIDR prefixes that alone may connect (default: all)")
+	fs.StringVar(&c.DenyIPs, "deny-ip", "", "comma-separated client `addresses` or CIDR prefixes that may not connect")
+	fs.BoolVar(&c.AllowRoot, "allow-root", false, "serve even when running as root (not recommended: run as an unprivileged user)")
 	fs.StringVar(&c.SFTPAddr, "sftp", ":2022", "SFTP listen `address`, or off")
 	fs.StringVar(&c.SFTPHostKeys, "sftp-host-keys", "", "`directory` of the SSH host keys (default: DATA/ssh; created on first start; share it between nodes)")
 	fs.StringVar(&c.SFTP.Ciphers, "sftp-ciphers", "", "comma-separated `list` of SSH ciphers to offer, a subset of aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com (default: all three)")
