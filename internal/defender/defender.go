@@ -234,7 +234,10 @@ func (s *Service) Bans(ctx context.Context, limit int) ([]db.Ban, error) {
 		limit = 1000
 	}
 	bs, err := s.db.Q().ActiveBans(ctx, s.now(), limit)
-	return bs, errs.E(errs.Op("defender.Bans"), err)
+	if err != nil {
+		return nil, errs.E(errs.Op("defender.Bans"), err)
+	}
+	return bs, nil
 }
 
 // Lift ends ip's ban and forgets its strikes and events, audited as actor's act.
