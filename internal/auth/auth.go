@@ -217,6 +217,10 @@ func (s *Service) checkLocked(ctx context.Context, name string, c Client, rec au
 			if err := s.audit.Append(ctx, rec); err != nil {
 				return err
 			}
+			// Trying on while locked out is what a guessing program does: it scores.
+			if err := s.score(ctx, defender.LoginFailed, name, c); err != nil {
+				return err
+			}
 			return errs.E(errs.Locked, fmt.Errorf("too many failed sign-ins: %s is locked until %s UTC; wait, or ask an administrator to unlock it",
 				sub.what, until.UTC().Format("2006-01-02 15:04:05")))
 		}
@@ -263,12 +267,18 @@ func (s *Service) fail(ctx context.Context, name string, c Client, rec audit.Rec
 	if err != nil {
 		return err
 	}
-	if s.defender != nil {
-		if err := s.defender.Record(ctx, defender.Event{Kind: kind, IP: c.IP, Protocol: c.Protocol, User: name}); err != nil {
-			return err
-		}
+	if err := s.score(ctx, kind, name, c); err != nil {
+		return err
 	}
 	return errBadCredentials
+}
+
+// score reports a failure to the defender, if there is one.
+func (s *Service) score(ctx context.Context, kind defender.Kind, name string, c Client) error {
+	if s.defender == nil {
+		return nil
+	}
+	return s.defender.Record(ctx, defender.Event{Kind: kind, IP: c.IP, Protocol: c.Protocol, User: name})
 }
 
 // Unlock lifts a lockout of an account ("user") or an address ("ip") and forgets its failures.
