@@ -240,18 +240,21 @@ func (s *Service) Bans(ctx context.Context, limit int) ([]db.Ban, error) {
 	return bs, nil
 }
 
-// Lift ends ip's ban and forgets its strikes and events, audited as actor's act.
-// Errors: NotFound (no ban in force).
+// Lift ends ip's ban and forgets its strikes and events, audited as actor's act. An
+// address that is not banned has its score reset all the same. Errors: NotFound (no ban
+// in force).
 func (s *Service) Lift(ctx context.Context, actor, sourceIP, protocol, ip string) error {
 	const op = errs.Op("defender.Lift")
 	now := s.now()
+	banned := true
 	err := s.db.Tx(ctx, func(q db.Q) error {
 		b, ok, err := q.BanByIP(ctx, ip)
 		if err != nil {
 			return err
 		}
 		if !ok || !b.Until.After(now) {
-			return errs.E(errs.NotFound, fmt.Sprintf("address %s is not banned", ip))
+			banned = false
+			return q.ClearDefenderEvents(ctx, ip)
 		}
 		if err := q.DeleteBan(ctx, ip); err != nil {
 			return err
@@ -265,6 +268,9 @@ func (s *Service) Lift(ctx context.Context, actor, sourceIP, protocol, ip string
 	})
 	if err != nil {
 		return errs.E(op, err)
+	}
+	if !banned {
+		return errs.E(op, errs.NotFound, fmt.Sprintf("address %s is not banned (its score is reset)", ip))
 	}
 	return nil
 }
