@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -136,5 +138,44 @@ func TestDefenderAcrossProtocols(t *testing.T) {
 	resp, body = e.Do(t, testenv.Request{Method: "DELETE", Path: "/api/v1/admin/bans/not-an-ip", Token: e.AdminToken})
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("lifting a ban of a non-address: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestSSHScannerScores: an SSH connection that ends before trying any user (a scanner)
+// scores one point; one that signs in scores nothing.
+func TestSSHScannerScores(t *testing.T) {
+	e := testenv.New(t, testenv.Options{SFTP: true})
+	e.User(t, "alice", 0)
+	ctx := context.Background()
+	score := func() int64 {
+		t.Helper()
+		n, err := e.Core.DB.Q().DefenderScore(ctx, "127.0.0.1", time.Now().Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := sshTry(t, e.SFTPAddr, "alice", "password-of-alice"); got != "ok" {
+		t.Fatalf("sign-in: %s", got)
+	}
+	for range 3 {
+		nc, err := net.Dial("tcp", e.SFTPAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The server's version line arrives, then the client leaves without a key exchange.
+		fmt.Fprint(nc, "SSH-2.0-scanner\r\n")
+		if _, err := bufio.NewReader(nc).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		nc.Close()
+	}
+	// The server scores when it sees the connection end, after this goroutine closed it.
+	deadline := time.Now().Add(30 * time.Second)
+	for score() < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := score(); got != 3 {
+		t.Fatalf("score after a sign-in and three scanner connections: %d, want 3", got)
 	}
 }
