@@ -15,6 +15,7 @@
 # Needs: PostgreSQL (COFFER_BENCH_PG, a DSN of a role that may create databases; default
 # the local coffer role), versitygw, haproxy, openssl, curl.
 set -euo pipefail
+export COFFER_ALLOW_ROOT=true # coffer serve refuses root without it; benchmarks run in a root sandbox
 cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-1024}
 RUNS=${RUNS:-3}

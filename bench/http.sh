@@ -8,6 +8,7 @@
 #   bash bench/http.sh                 # 1 GiB, 3 runs
 #   SIZE_MB=256 RUNS=5 bash bench/http.sh
 set -euo pipefail
+export COFFER_ALLOW_ROOT=true # coffer serve refuses root without it; benchmarks run in a root sandbox
 cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-1024}
 RUNS=${RUNS:-3}

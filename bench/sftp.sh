@@ -13,6 +13,7 @@
 # signs in one user only: the concurrent and idle phases use 50 users u01..u50, each with
 # its own key. Against OpenSSH every client signs in as root (authorized_keys holds all keys).
 set -euo pipefail
+export COFFER_ALLOW_ROOT=true # coffer serve refuses root without it; benchmarks run in a root sandbox
 cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-1024}
 RUNS=${RUNS:-3}

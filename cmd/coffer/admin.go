@@ -34,6 +34,7 @@ func adminCommands() map[string]command {
 		"token":    {"create, list and revoke API tokens", cmdToken},
 		"audit":    {"verify, export and search the audit log", cmdAudit},
 		"unlock":   {"lift a sign-in lockout of an account or address", cmdUnlock},
+		"ban":      {"list and lift bans of client addresses (the defender)", cmdBan},
 		"settings": {"show and change server-wide settings (require-2fa)", cmdSettings},
 	}
 }

@@ -22,6 +22,8 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	getenv func(string) string
+	// euid is the effective user id (os.Geteuid when nil); tests set it to play root.
+	euid func() int
 }
 
 // command is one subcommand: run returns the process exit status.

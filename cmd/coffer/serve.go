@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -37,6 +38,10 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "coffer serve: unexpected argument %q (see coffer serve --help)\n", fs.Arg(0))
+		return exitUsage
+	}
+	if err := refuseRoot(e, cfg.AllowRoot); err != nil {
+		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
 		return exitUsage
 	}
 	log, err := server.NewLogger(cfg, e.stderr)
@@ -177,4 +182,19 @@ func portOf(a net.Addr) string {
 func hostOf(hostport string) string {
 	host, _, _ := net.SplitHostPort(hostport)
 	return host
+}
+
+// refuseRoot stops a server started as root: a file-transfer server faces the Internet,
+// and a flaw in it should not own the machine. Ports below 1024 need no root either
+// (CAP_NET_BIND_SERVICE, as deploy/coffer.service grants).
+func refuseRoot(e env, allowed bool) error {
+	euid := os.Geteuid
+	if e.euid != nil {
+		euid = e.euid
+	}
+	if euid() != 0 || allowed {
+		return nil
+	}
+	return errors.New("refusing to run as root: run coffer as an unprivileged user that owns the data directory " +
+		"(deploy/coffer.service does), or pass --allow-root if you really mean it")
 }

@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,6 +44,9 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 var listenRE = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 
+// notRoot plays an unprivileged user, so that the tests also pass when run as root.
+func notRoot() int { return 1000 }
+
 // startServe runs serve and waits for its banner; it fails the test if serve exits first.
 func startServe(t *testing.T, dir string, vars map[string]string) *served {
 	t.Helper()
@@ -50,7 +55,7 @@ func startServe(t *testing.T, dir string, vars map[string]string) *served {
 	s := &served{stderr: &syncBuffer{}, cancel: cancel, code: make(chan int, 1)}
 	e := env2(vars)
 	go func() {
-		s.code <- run(ctx, env{stdin: strings.NewReader(""), stdout: pw, stderr: s.stderr, getenv: e},
+		s.code <- run(ctx, env{stdin: strings.NewReader(""), stdout: pw, stderr: s.stderr, getenv: e, euid: notRoot},
 			[]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--sftp", "127.0.0.1:0", "--shutdown-timeout", "5s"})
 		pw.Close()
 	}()
@@ -139,7 +144,7 @@ func TestServeFirstStartAndRestart(t *testing.T) {
 	// The wrong key is refused, naming the problem.
 	other, _ := crypt.NewKeyring()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: env2(map[string]string{"COFFER_KEK": string(other.Marshal())})},
+	code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: env2(map[string]string{"COFFER_KEK": string(other.Marshal())}), euid: notRoot},
 		[]string{"serve", "--data", dir, "--http", "127.0.0.1:0"})
 	if code != exitFailure || !strings.Contains(errb.String(), "does not contain") && !strings.Contains(errb.String(), "wrong key") {
 		t.Fatalf("wrong COFFER_KEK: exit %d, stderr %q", code, errb.String())
@@ -174,9 +179,32 @@ func TestServeAdminPasswordFromEnvAndBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
-		code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: env2(c.env)}, c.args)
+		code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: env2(c.env), euid: notRoot}, c.args)
 		if code != c.code || !strings.Contains(errb.String(), c.want) || strings.Contains(errb.String(), "secret") {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, errb.String(), c.code, c.want)
 		}
+	}
+}
+
+// TestServeRefusesRoot: as root (played by the euid hook), serve stops before touching
+// the data directory unless --allow-root is given.
+func TestServeRefusesRoot(t *testing.T) {
+	root := func() int { return 0 }
+	dir := filepath.Join(t.TempDir(), "data")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: env2(nil), euid: root},
+		[]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--sftp", "off"})
+	if code != exitUsage || !strings.Contains(errb.String(), "refusing to run as root") || !strings.Contains(errb.String(), "--allow-root") {
+		t.Fatalf("as root: exit %d, stderr %q", code, errb.String())
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the data directory was created before the refusal: %v", err)
+	}
+	// With --allow-root it gets past the check (and fails later, on a bad flag value).
+	errb.Reset()
+	code = run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: env2(nil), euid: root},
+		[]string{"serve", "--allow-root", "--data", dir, "--log-format", "xml"})
+	if code != exitUsage || !strings.Contains(errb.String(), "use text or json") {
+		t.Fatalf("as root with --allow-root: exit %d, stderr %q", code, errb.String())
 	}
 }

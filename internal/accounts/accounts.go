@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 )
@@ -23,6 +24,8 @@ type Service struct {
 	db    *db.DB
 	audit *audit.Log
 	auth  *auth.Service
+	// defender holds the address bans (nil when none is configured, as in some tests).
+	defender *defender.Service
 }
 
 // New returns a Service.

@@ -86,3 +86,9 @@ const (
 const (
 	ActMailFailed = "mail.failed" // the outbox gave up on a mail (Detail: kind, recipient's domain, attempts, last error)
 )
+
+// Actions added with the defender (internal/defender). Path is "ip:ADDRESS".
+const (
+	ActBan   = "defender.ban"   // an address scored past the threshold and was banned; Detail says why and for how long
+	ActUnban = "defender.unban" // an administrator lifted a ban
+)

@@ -19,6 +19,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 )
 
@@ -74,12 +75,18 @@ type Service struct {
 	policy Policy
 	now    func() time.Time
 	hashes chan struct{} // bounds concurrent argon2id computations (19 MiB each)
+	// defender scores every failure against the client's address, across protocols
+	// (nil: no scoring, as in tests of auth alone).
+	defender *defender.Service
 }
 
 // New returns a Service.
 func New(d *db.DB, a *audit.Log, p Policy) *Service {
 	return &Service{db: d, audit: a, policy: p, now: time.Now, hashes: make(chan struct{}, 2)}
 }
+
+// SetDefender makes every failed sign-in and bad token count toward a ban of its address.
+func (s *Service) SetDefender(d *defender.Service) { s.defender = d }
 
 // SetClock replaces the clock, for tests of expiry and lockout.
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
@@ -169,9 +176,11 @@ func (s *Service) verifyPassword(ctx context.Context, name, password string, c C
 	if cerr != nil {
 		return db.User{}, cerr
 	}
+	kind := defender.LoginFailed
 	switch {
 	case err != nil:
 		rec.Detail += ": no such user"
+		kind = defender.UnknownUser
 	case u.PasswordHash == "":
 		rec.Detail += ": password sign-in not set up for this user"
 		ok = false
@@ -185,7 +194,7 @@ func (s *Service) verifyPassword(ctx context.Context, name, password string, c C
 		ok = false
 	}
 	if !ok {
-		return db.User{}, s.fail(ctx, name, c, rec)
+		return db.User{}, s.fail(ctx, name, c, rec, kind)
 	}
 	return u, nil
 }
@@ -208,6 +217,10 @@ func (s *Service) checkLocked(ctx context.Context, name string, c Client, rec au
 			if err := s.audit.Append(ctx, rec); err != nil {
 				return err
 			}
+			// Trying on while locked out is what a guessing program does: it scores.
+			if err := s.score(ctx, defender.LoginFailed, name, c); err != nil {
+				return err
+			}
 			return errs.E(errs.Locked, fmt.Errorf("too many failed sign-ins: %s is locked until %s UTC; wait, or ask an administrator to unlock it",
 				sub.what, until.UTC().Format("2006-01-02 15:04:05")))
 		}
@@ -217,7 +230,7 @@ func (s *Service) checkLocked(ctx context.Context, name string, c Client, rec au
 
 // fail records a failed sign-in, locks out the account or address when it passes the
 // policy's limits, and returns the error for the client.
-func (s *Service) fail(ctx context.Context, name string, c Client, rec audit.Record) error {
+func (s *Service) fail(ctx context.Context, name string, c Client, rec audit.Record, kind defender.Kind) error {
 	now := s.now()
 	rec.Result = audit.Denied
 	err := s.db.Tx(ctx, func(q db.Q) error {
@@ -254,7 +267,18 @@ func (s *Service) fail(ctx context.Context, name string, c Client, rec audit.Rec
 	if err != nil {
 		return err
 	}
+	if err := s.score(ctx, kind, name, c); err != nil {
+		return err
+	}
 	return errBadCredentials
+}
+
+// score reports a failure to the defender, if there is one.
+func (s *Service) score(ctx context.Context, kind defender.Kind, name string, c Client) error {
+	if s.defender == nil {
+		return nil
+	}
+	return s.defender.Record(ctx, defender.Event{Kind: kind, IP: c.IP, Protocol: c.Protocol, User: name})
 }
 
 // Unlock lifts a lockout of an account ("user") or an address ("ip") and forgets its failures.
@@ -320,7 +344,7 @@ func (s *Service) Token(ctx context.Context, token string, c Client) (Principal,
 	}
 	reject := func(detail string) (Principal, error) {
 		rec.Detail = "bearer token: " + detail
-		_ = s.fail(ctx, "", c, rec)
+		_ = s.fail(ctx, "", c, rec, defender.BadToken)
 		return Principal{}, errs.E(op, errs.Unauthenticated, "invalid, expired or revoked API token: create a new one with POST /api/v1/tokens")
 	}
 	rest, ok := strings.CutPrefix(token, tokenPrefix)

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 )
 
@@ -59,7 +60,7 @@ func (s *Service) Accepted(ctx context.Context, p Principal, method, fingerprint
 // connection that closed without authenticating), counting it towards lockout like a
 // wrong password.
 func (s *Service) Failed(ctx context.Context, name string, c Client, detail string) error {
-	err := s.fail(ctx, name, c, audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActLogin, Detail: detail})
+	err := s.fail(ctx, name, c, audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActLogin, Detail: detail}, defender.LoginFailed)
 	if errs.Is(errs.Unauthenticated, err) {
 		return nil
 	}

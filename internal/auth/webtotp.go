@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 )
 
@@ -136,7 +137,7 @@ func (w *Web) SecondFactor(ctx context.Context, secret, code string, c Client) (
 // failCode records a wrong second factor like a wrong password (audited, toward the
 // account's and the address's lockout) and returns the error for the client.
 func (w *Web) failCode(ctx context.Context, name string, c Client, rec audit.Record) error {
-	if err := w.auth.fail(context.WithoutCancel(ctx), name, c, rec); !errors.Is(err, errBadCredentials) {
+	if err := w.auth.fail(context.WithoutCancel(ctx), name, c, rec, defender.LoginFailed); !errors.Is(err, errBadCredentials) {
 		return err
 	}
 	return errWrongCode

@@ -373,10 +373,14 @@ func (w *world) httpOp(s subject, op string, web bool) (bool, []byte) {
 	return ok, body
 }
 
-// unlock lifts the lockout of the test's address: the refused subjects' failures would
-// otherwise block every later request from 127.0.0.1 (twenty failures in 15 minutes).
+// unlock lifts the lockout of the test's address, and resets its score in the defender:
+// the refused subjects' failures would otherwise block every later request from
+// 127.0.0.1 (twenty failures in 15 minutes; a ban at 50 points).
 func (w *world) unlock() {
 	if err := w.Core.Auth.Unlock(w.ctx, "ip", "127.0.0.1"); err != nil && !errs.Is(errs.NotFound, err) {
+		w.t.Fatal(err)
+	}
+	if err := w.Core.Defender.Lift(w.ctx, "test", "local", "cli", "127.0.0.1"); err != nil && !errs.Is(errs.NotFound, err) {
 		w.t.Fatal(err)
 	}
 }

@@ -200,7 +200,8 @@ func (w *world) start(nd *node) {
 		"--http", "127.0.0.1:0", "--sftp", "127.0.0.1:0", "--node", nd.name,
 		"--tls-cert", filepath.Join(w.shared, "cert.pem"), "--tls-key", filepath.Join(w.shared, "key.pem"),
 		"--sftp-host-keys", filepath.Join(w.shared, "ssh"),
-		"--proxy-protocol", proxyFrom, "--job-lease", jobLease.String(), "--upload-lease", uploadLease.String(), "--shutdown-timeout", "5s")
+		"--proxy-protocol", proxyFrom, "--job-lease", jobLease.String(), "--upload-lease", uploadLease.String(), "--shutdown-timeout", "5s",
+		"--allow-root") // CI containers run tests as root
 	nd.cmd.Env = w.env
 	nd.log = &syncBuffer{}
 	nd.cmd.Stderr = nd.log

@@ -34,6 +34,9 @@ type Config struct {
 	JobLease        time.Duration // how long a node holds a periodic job without renewing
 	UploadLease     time.Duration // how long a transfer holds a partial upload without renewing
 	ConfigFile      string
+	AllowIPs        string // comma-separated addresses/prefixes that alone may connect; "" = all
+	DenyIPs         string // comma-separated addresses/prefixes that may not connect
+	AllowRoot       bool   // serve even when running as root
 	Mail            Mail
 }
 
@@ -81,6 +84,9 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 	fs.StringVar(&c.Mail.From, "mail-from", "", "sender of notifications: \"Name <`address`>\" or a bare address")
 	fs.StringVar(&c.Mail.PublicURL, "public-url", "", "the `URL` people reach this server at (https://files.example.org): the base of links in mails")
 	fs.DurationVar(&c.Mail.GiveUpAfter, "mail-give-up", 72*time.Hour, "how long a mail that cannot be sent is retried before it is dropped (logged and audited)")
+	fs.StringVar(&c.AllowIPs, "allow-ip", "", "comma-separated client `addresses` or CIDR prefixes that alone may connect (default: all)")
+	fs.StringVar(&c.DenyIPs, "deny-ip", "", "comma-separated client `addresses` or CIDR prefixes that may not connect")
+	fs.BoolVar(&c.AllowRoot, "allow-root", false, "serve even when running as root (not recommended: run as an unprivileged user)")
 	fs.StringVar(&c.SFTPAddr, "sftp", ":2022", "SFTP listen `address`, or off")
 	fs.StringVar(&c.SFTPHostKeys, "sftp-host-keys", "", "`directory` of the SSH host keys (default: DATA/ssh; created on first start; share it between nodes)")
 	fs.StringVar(&c.SFTP.Ciphers, "sftp-ciphers", "", "comma-separated `list` of SSH ciphers to offer, a subset of aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com (default: all three)")

@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/config"
 	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/notify"
@@ -47,6 +48,7 @@ type Core struct {
 	Accounts  *accounts.Service
 	Parcels   *parcel.Service
 	Mail      *notify.Outbox // nil: no mail server configured
+	Defender  *defender.Service // scores and bans client addresses, for every protocol
 
 	// leftoversAge is how long ago a blob store's temporary file or multipart upload
 	// must have been written or started for Maintain to take it for a crash's leftover.
@@ -94,12 +96,23 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	if err := c.Audit.Init(ctx); err != nil {
 		return err
 	}
+	dp := defender.DefaultPolicy()
+	dp.Exempt = c.trustedProxies
+	if dp.Allow, err = defender.ParseList(cfg.AllowIPs); err != nil {
+		return errs.E(errs.Invalid, fmt.Errorf("--allow-ip: %w", err))
+	}
+	if dp.Deny, err = defender.ParseList(cfg.DenyIPs); err != nil {
+		return errs.E(errs.Invalid, fmt.Errorf("--deny-ip: %w", err))
+	}
+	c.Defender = defender.New(c.DB, c.Audit, dp)
 	c.Auth = auth.New(c.DB, c.Audit, auth.DefaultPolicy)
+	c.Auth.SetDefender(c.Defender)
 	c.Web = auth.NewWeb(c.Auth, c.Keys, auth.DefaultSessionPolicy)
 	c.Files = files.New(c.DB, c.Blobs, c.Keys, c.Audit, c.Log)
 	c.Files.SetPartialTTL(cfg.PartialTTL)
 	c.Files.SetUploadLease(cfg.UploadLease)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
+	c.Accounts.SetDefender(c.Defender)
 	c.Parcels = parcel.New(c.DB, c.Files, c.Audit, c.Keys, c.Log, parcel.DefaultPolicy())
 	return c.openMail(env)
 }

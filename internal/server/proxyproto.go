@@ -9,11 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/pires/go-proxyproto"
+
+	"github.com/coffer-mft/coffer/internal/defender"
 )
 
 // Behind a TCP load balancer every connection comes from the balancer's address, which
@@ -31,21 +32,9 @@ const proxyHeaderTimeout = 10 * time.Second
 
 // ParseTrustedProxies parses a comma-separated list of addresses and CIDR prefixes.
 func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, v := range strings.Split(list, ",") {
-		v = strings.TrimSpace(v)
-		if v == "" {
-			continue
-		}
-		if a, err := netip.ParseAddr(v); err == nil {
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(v)
-		if err != nil {
-			return nil, fmt.Errorf("--proxy-protocol: %q is neither an address nor a CIDR prefix such as 10.0.0.0/24", v)
-		}
-		out = append(out, p.Masked())
+	out, err := defender.ParseList(list)
+	if err != nil {
+		return nil, fmt.Errorf("--proxy-protocol: %w", err)
 	}
 	return out, nil
 }

@@ -72,7 +72,7 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 		return nil, err
 	}
 	apiSrv := api.New(c.Files, c.Accounts, c.Auth, c.Log)
-	apiSrv.EnableParcels(c.Parcels)
+	apiSrv.EnableParcels(c.Parcels, c.Defender)
 	// The web page's scripts call the API with the session cookie.
 	apiSrv.SessionAuth = webSrv.SessionPrincipal
 	// The API sees its requests unaltered: ServeMux would "clean" a path with ".." in it
@@ -92,7 +92,7 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		webSrv.ServeHTTP(w, r)
 	}))
-	h = hsts(guard(h))
+	h = hsts(guard(api.Defend(c.Defender, c.Log, h)))
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         tlsCfg,
@@ -185,6 +185,7 @@ func (c *Core) jobs(every time.Duration) []jobs.Job {
 		{Name: "blobs.collect", Every: every, Run: c.collectGarbage},
 		{Name: "blobs.leftovers", Every: every, Run: c.cleanLeftovers},
 		{Name: "login-failures.prune", Every: every, Run: c.pruneLoginFailures},
+		{Name: "defender.prune", Every: every, Run: c.Defender.Prune},
 	}
 	return append(js, c.mailJobs()...)
 }

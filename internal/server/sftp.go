@@ -26,7 +26,7 @@ func (c *Core) ListenSFTP() (*SFTP, error) {
 		return nil, fmt.Errorf("SSH host keys in %s: %w", c.Config.SFTPHostKeyDir(), err)
 	}
 	l := c.Config.SFTP
-	srv, err := sftpd.New(sftpd.Config{Files: c.Files, Auth: c.Auth, HostKeys: keys, Log: c.Log,
+	srv, err := sftpd.New(sftpd.Config{Files: c.Files, Auth: c.Auth, Defender: c.Defender, HostKeys: keys, Log: c.Log,
 		HandshakeTimeout: l.HandshakeTimeout, IdleTimeout: l.IdleTimeout, MaxSessions: l.MaxSessions,
 		MaxSessionsPerUser: l.MaxSessionsPerUser, MaxUnauthenticated: l.MaxUnauthenticated,
 		Ciphers: config.List(l.Ciphers), KeyExchanges: config.List(l.KeyExchanges)})

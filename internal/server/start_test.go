@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -106,4 +108,35 @@ func TestNodesStartingTogetherBootstrapOnce(t *testing.T) {
 			t.Fatalf("audit chain after concurrent starts: %+v, %v", rep, err)
 		}
 	})
+}
+
+// TestTLSKeyModes: a generated TLS key that group or others can read, or a configured one
+// that everyone can read, stops the server with the chmod to run.
+func TestTLSKeyModes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits")
+	}
+	dir := t.TempDir()
+	c := &Core{Config: config.Config{DataDir: dir}}
+	if _, _, gen, err := c.TLSConfig(); err != nil || !gen {
+		t.Fatalf("generating: %v %v", gen, err)
+	}
+	key := filepath.Join(dir, "tls", "key.pem")
+	for _, m := range []struct {
+		mode       os.FileMode
+		configured bool
+		ok         bool
+	}{{0o600, false, true}, {0o640, false, false}, {0o604, false, false}, {0o640, true, true}, {0o644, true, false}} {
+		if err := os.Chmod(key, m.mode); err != nil {
+			t.Fatal(err)
+		}
+		c.Config.TLSCert, c.Config.TLSKey = "", ""
+		if m.configured {
+			c.Config.TLSCert, c.Config.TLSKey = filepath.Join(dir, "tls", "cert.pem"), key
+		}
+		_, _, _, err := c.TLSConfig()
+		if m.ok != (err == nil) || err != nil && !strings.Contains(err.Error(), "chmod 600 "+key) {
+			t.Errorf("mode %04o (configured %v): %v", m.mode, m.configured, err)
+		}
+	}
 }

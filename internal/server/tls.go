@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -40,6 +41,15 @@ func (c *Core) TLSConfig() (cfg *tls.Config, fingerprint string, generated bool,
 			generated = true
 		}
 	}
+	// The generated key is ours and must be private to us; a configured one may be shared
+	// with a group (as ssl-cert on Debian), never with everyone.
+	open := fs.FileMode(0o007)
+	if c.Config.TLSKey == "" {
+		open = 0o077
+	}
+	if err := checkKeyMode(keyFile, "TLS key", open); err != nil {
+		return nil, "", false, err
+	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, "", false, fmt.Errorf("cannot load the TLS certificate %s and key %s: %w", certFile, keyFile, err)
@@ -62,6 +72,18 @@ func (c *Core) TLSConfig() (cfg *tls.Config, fingerprint string, generated bool,
 		NextProtos: []string{"http/1.1"},
 	}
 	return cfg, formatFingerprint(sum[:]), generated, nil
+}
+
+// checkKeyMode refuses a private key file whose mode has any of the bits in open.
+func checkKeyMode(path, what string, open fs.FileMode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // loading it reports the problem
+	}
+	if perm := fi.Mode().Perm(); perm&open != 0 && runtime.GOOS != "windows" {
+		return fmt.Errorf("%s %s has mode %04o and is readable by others; the key may have leaked (run: chmod 600 %s)", what, path, perm, path)
+	}
+	return nil
 }
 
 func formatFingerprint(sum []byte) string {

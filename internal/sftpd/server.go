@@ -22,14 +22,18 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 )
 
 // Config configures a Server. Zero limits take the defaults.
 type Config struct {
-	Files              *files.Service
-	Auth               *auth.Service
+	Files *files.Service
+	Auth  *auth.Service
+	// Defender, if set, refuses banned addresses before the SSH handshake and scores
+	// connections that end before trying to authenticate (scanners).
+	Defender           *defender.Service
 	HostKeys           []ssh.Signer // from LoadOrCreateHostKeys
 	Log                *slog.Logger
 	HandshakeTimeout   time.Duration // until authenticated; default 20s
@@ -388,6 +392,14 @@ func (c *conn) serve() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := c.srv.log.With("ip", c.client().IP)
+	if d := c.srv.cfg.Defender; d != nil {
+		if err := d.Check(ctx, c.client().IP); err != nil {
+			<-c.srv.unauth
+			c.nc.Close()
+			log.Info("connection refused", "err", err)
+			return
+		}
+	}
 
 	c.nc.SetDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
 	sc, chans, reqs, err := ssh.NewServerConn(c.nc, c.sshConfig(ctx))
@@ -397,7 +409,15 @@ func (c *conn) serve() {
 		c.mu.Lock()
 		failed := c.keyFails > 0 && c.pwFails == 0
 		user := c.lastUser
+		tried := c.keyFails > 0 || c.pwFails > 0 || c.lastUser != ""
 		c.mu.Unlock()
+		if d := c.srv.cfg.Defender; d != nil && !tried {
+			// Nobody signs in without trying a user name: a scanner, or a client that
+			// does not accept our algorithms.
+			if err := d.Record(context.WithoutCancel(ctx), defender.Event{Kind: defender.SSHHandshake, IP: c.client().IP, Protocol: audit.SFTP}); err != nil {
+				log.Error("cannot record a failed handshake", "err", err)
+			}
+		}
 		if failed {
 			// Clients offer every key they hold, so auth does not count rejected keys;
 			// a connection that gave up after them is one failed sign-in.

@@ -35,6 +35,37 @@ func (s *Server) adminRoutes() {
 	m.Handle("GET "+a+"/audit", s.authed(s.auditList))
 	m.Handle("GET "+a+"/audit/verify", s.authed(s.auditVerify))
 	m.Handle("DELETE "+a+"/lockouts/{scope}/{subject}", s.authed(s.unlock))
+	m.Handle("GET "+a+"/bans", s.authed(s.listBans))
+	m.Handle("DELETE "+a+"/bans/{ip}", s.authed(s.liftBan))
+}
+
+type banJSON struct {
+	IP      string    `json:"ip"`
+	Until   time.Time `json:"until"`
+	Strikes int       `json:"strikes"` // how many times the address was banned lately; each ban is twice as long
+	Reason  string    `json:"reason"`
+	Since   time.Time `json:"since"`
+}
+
+func (s *Server) listBans(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	bs, err := s.accounts.Bans(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := make([]banJSON, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, banJSON{IP: b.IP, Until: b.Until.UTC(), Strikes: b.Strikes, Reason: b.Reason, Since: b.Created.UTC()})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) liftBan(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := s.accounts.LiftBan(r.Context(), p, r.PathValue("ip")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type user struct {

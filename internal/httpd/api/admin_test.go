@@ -395,6 +395,8 @@ func TestAdminForbidden(t *testing.T) {
 		{"GET", "/admin/audit"}:                              {"/admin/audit", ""},
 		{"GET", "/admin/audit/verify"}:                       {"/admin/audit/verify", ""},
 		{"DELETE", "/admin/lockouts/{scope}/{subject}"}:      {"/admin/lockouts/ip/127.0.0.1", ""},
+		{"GET", "/admin/bans"}:                               {"/admin/bans", ""},
+		{"DELETE", "/admin/bans/{ip}"}:                       {"/admin/bans/127.0.0.1", ""},
 		{"GET", "/admin/users/{name}/keys"}:                  {"/admin/users/victim/keys", ""},
 		{"POST", "/admin/users/{name}/keys"}:                 {"/admin/users/victim/keys", `{"public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ6Ek6Crz6hJyQvdDRMNvDy3Dt9vGeWsLnKMl2a7bH+Y x"}`},
 		{"DELETE", "/admin/users/{name}/keys/{fingerprint}"}: {"/admin/users/victim/keys/SHA256:x", ""},

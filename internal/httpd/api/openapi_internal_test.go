@@ -54,6 +54,7 @@ func TestSchemasMatchStructs(t *testing.T) {
 		"SendRequest":       {sendRequest{}, false},
 		"RecipientRequest":  {recipientRequest{}, false},
 		"UnlockRequest":     {unlockRequest{}, false},
+		"Ban":               {banJSON{}, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			schema, ok := doc.Components.Schemas[name]

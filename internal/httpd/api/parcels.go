@@ -2,15 +2,16 @@ package api
 
 import (
 	"archive/zip"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/parcel"
@@ -24,14 +25,15 @@ const TicketHeader = "Coffer-Parcel-Ticket"
 
 // parcelAPI serves the parcel endpoints.
 type parcelAPI struct {
-	s     *Server
-	ps    *parcel.Service
-	limit *ipLimiter
+	s  *Server
+	ps *parcel.Service
+	d  *defender.Service
 }
 
-// EnableParcels serves the parcel endpoints with ps. Call it before serving.
-func (s *Server) EnableParcels(ps *parcel.Service) {
-	a := &parcelAPI{s: s, ps: ps, limit: newIPLimiter(60, time.Minute, 10000)}
+// EnableParcels serves the parcel endpoints with ps; d scores the links' misuse. Call it
+// before serving.
+func (s *Server) EnableParcels(ps *parcel.Service, d *defender.Service) {
+	a := &parcelAPI{s: s, ps: ps, d: d}
 	m := s.mux
 	m.Handle("POST "+Prefix+"/parcels", s.authed(a.create))
 	m.Handle("GET "+Prefix+"/parcels", s.authed(a.list))
@@ -325,19 +327,30 @@ func (a *parcelAPI) revokeRecipient(w http.ResponseWriter, r *http.Request, p au
 // recipientHandler serves a link's holder.
 type recipientHandler func(w http.ResponseWriter, r *http.Request, acc parcel.Access) error
 
-// recipient wraps the unauthenticated endpoints: rate limited per address, and
-// answered never to be cached or shown to other sites.
+// recipient wraps the unauthenticated endpoints: a link that does not exist (probing)
+// and a wrong passphrase count toward a ban of the address in the defender, which
+// refuses banned addresses before any handler runs (Defend). The answers are never to
+// be cached or shown to other sites.
 func (a *parcelAPI) recipient(h recipientHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wait, ok := a.limit.allow(clientIP(r), time.Now()); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			writeProblem(w, r, http.StatusTooManyRequests, "too many requests from your address; wait a minute and try again")
+		acc := parcel.Access{Token: r.PathValue("token"), Ticket: r.Header.Get(TicketHeader), Client: client(r)}
+		err := h(w, r, acc)
+		if err == nil {
 			return
 		}
-		acc := parcel.Access{Token: r.PathValue("token"), Ticket: r.Header.Get(TicketHeader), Client: client(r)}
-		if err := h(w, r, acc); err != nil {
-			a.s.writeError(w, r, err)
+		kind := defender.Kind("")
+		switch errs.KindOf(err) {
+		case errs.NotFound:
+			kind = defender.LinkNotFound
+		case errs.Unauthenticated:
+			kind = defender.LinkRefused
 		}
+		if kind != "" && a.d != nil {
+			if derr := a.d.Record(context.WithoutCancel(r.Context()), defender.Event{Kind: kind, IP: acc.Client.IP, Protocol: acc.Client.Protocol}); derr != nil {
+				a.s.log.Error("cannot record a refused parcel link", "err", derr)
+			}
+		}
+		a.s.writeError(w, r, err)
 	})
 }
 
@@ -469,53 +482,4 @@ func (a *parcelAPI) upload(w http.ResponseWriter, r *http.Request, acc parcel.Ac
 	out.Uploader = ""
 	writeJSON(w, http.StatusCreated, out)
 	return nil
-}
-
-// ipLimiter is a token bucket per client address: n requests per period, refilled
-// steadily. It keeps at most max addresses; when full, it forgets those whose buckets
-// are full again, and if none are, refuses new addresses until some are.
-type ipLimiter struct {
-	mu     sync.Mutex
-	n      float64
-	period time.Duration
-	max    int
-	seen   map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newIPLimiter(n int, period time.Duration, max int) *ipLimiter {
-	return &ipLimiter{n: float64(n), period: period, max: max, seen: map[string]*bucket{}}
-}
-
-// allow takes a token for ip at now, or says how long to wait for one.
-func (l *ipLimiter) allow(ip string, now time.Time) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	rate := l.n / l.period.Seconds()
-	b, ok := l.seen[ip]
-	if !ok {
-		if len(l.seen) >= l.max {
-			for k, v := range l.seen {
-				if v.tokens+now.Sub(v.at).Seconds()*rate >= l.n {
-					delete(l.seen, k)
-				}
-			}
-			if len(l.seen) >= l.max {
-				return l.period, false
-			}
-		}
-		b = &bucket{tokens: l.n, at: now}
-		l.seen[ip] = b
-	}
-	b.tokens = min(l.n, b.tokens+now.Sub(b.at).Seconds()*rate)
-	b.at = now
-	if b.tokens < 1 {
-		return time.Duration((1 - b.tokens) / rate * float64(time.Second)), false
-	}
-	b.tokens--
-	return 0, true
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -144,26 +145,24 @@ func TestParcelRequestOverAPI(t *testing.T) {
 	}
 }
 
-// TestParcelRateLimit sends recipient requests until the limit answers 429.
-func TestParcelRateLimit(t *testing.T) {
+// TestParcelProbing: probing link tokens scores in the defender (in the database, for
+// every node), and the address is banned, with 403, once the score reaches the threshold.
+func TestParcelProbing(t *testing.T) {
 	e := testenv.New(t, testenv.Options{})
-	// 60 a minute, refilled as time passes: the first 60 answer, and one of the next
-	// requests must be refused (requests come far faster than one a second, but how many
-	// tokens came back meanwhile depends on the machine's speed).
-	for i := range 200 {
+	p := e.Core.Defender.Policy()
+	n := p.Threshold / p.Weights["link.notfound"]
+	for i := range n {
 		resp, body := e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/p/" + strings.Repeat("B", 32)})
-		if i < 60 {
-			wantProblem(t, resp, body, http.StatusNotFound)
-			continue
-		}
-		if resp.StatusCode == http.StatusTooManyRequests {
-			wantProblem(t, resp, body, http.StatusTooManyRequests)
-			if resp.Header.Get("Retry-After") == "" {
-				t.Fatal("429 without Retry-After")
-			}
-			return
-		}
 		wantProblem(t, resp, body, http.StatusNotFound)
+		if i == n-2 {
+			if err := e.Core.Defender.Check(context.Background(), "127.0.0.1"); err != nil {
+				t.Fatalf("banned one probe before the threshold: %v", err)
+			}
+		}
 	}
-	t.Fatal("200 requests in a row from one address were never refused")
+	resp, body := e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/p/" + strings.Repeat("B", 32)})
+	wantProblem(t, resp, body, http.StatusForbidden)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatal("403 without Retry-After")
+	}
 }

@@ -74,7 +74,7 @@ func TestBrowserAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("/files/")
-	for _, p := range []string{"/account", "/admin/", "/admin/users", "/admin/users/tech", "/admin/groups", "/admin/folders", "/admin/sessions", "/admin/audit"} {
+	for _, p := range []string{"/account", "/admin/", "/admin/users", "/admin/users/tech", "/admin/groups", "/admin/folders", "/admin/sessions", "/admin/bans", "/admin/audit"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+p), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
 			t.Fatal(err)
 		}

@@ -31,6 +31,7 @@ type adminData struct {
 	Folders                       []folderRow
 	UserNames, GroupNames         []string // suggestions for the share form
 	Sessions                      []sessionRow
+	Bans                          []banRow
 	Since                         string // of the dashboard's figures of today
 	Today, Now                    []stat
 	Records                       []auditRow

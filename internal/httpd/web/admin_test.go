@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/testenv"
 )
 
@@ -313,4 +314,27 @@ func TestFilesSorted(t *testing.T) {
 	}
 	code, got = page(t, tech, "GET", e.URL+"/files/?sort=owner", nil)
 	mustContain(t, "unknown sort", code, 400, got, "sort must be name, size or modified")
+}
+
+// TestBansPage: an administrator sees the defender's bans and lifts one; others may not.
+func TestBansPage(t *testing.T) {
+	e, admin := adminEnv(t)
+	p := e.Core.Defender.Policy()
+	for range p.Threshold / p.Weights[defender.UnknownUser] {
+		if err := e.Core.Defender.Record(t.Context(), defender.Event{Kind: defender.UnknownUser, IP: "192.0.2.5", Protocol: "sftp"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, got := page(t, admin, "GET", e.URL+"/admin/bans", nil)
+	mustContain(t, "bans page", code, 200, got, `<td>192.0.2.5</td>`, `name="ip" value="192.0.2.5"`, "login.unknown")
+	tech := signedIn(t, e, "tech", "password-of-tech")
+	if code, _ := page(t, tech, "POST", e.URL+"/admin/bans/lift", url.Values{"ip": {"192.0.2.5"}}); code != http.StatusForbidden {
+		t.Fatalf("a plain user lifts a ban: %d", code)
+	}
+	code, got = page(t, admin, "POST", e.URL+"/admin/bans/lift", url.Values{"ip": {"192.0.2.5"}})
+	mustContain(t, "lift", code, 200, got, "The ban of 192.0.2.5 is lifted", "No address is banned.")
+	code, got = page(t, admin, "POST", e.URL+"/admin/bans/lift", url.Values{"ip": {"192.0.2.5"}})
+	mustContain(t, "lift again", code, 404, got, "alert error", "is not banned")
+	code, got = page(t, admin, "GET", e.URL+"/admin/audit?action=defender.unban", nil)
+	mustContain(t, "audit of the lift", code, 200, got, "defender.unban", "ip:192.0.2.5")
 }

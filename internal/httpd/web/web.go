@@ -126,6 +126,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /admin/groups/members", s.adminOnly(s.setGroupMember))
 	m.HandleFunc("GET /admin/sessions", s.adminOnly(s.sessionsPage))
 	m.HandleFunc("POST /admin/sessions/end", s.adminOnly(s.endAnySession))
+	m.HandleFunc("GET /admin/bans", s.adminOnly(s.bansPage))
+	m.HandleFunc("POST /admin/bans/lift", s.adminOnly(s.liftBan))
 	m.HandleFunc("GET /admin/audit", s.adminOnly(s.auditPage))
 	m.HandleFunc("GET /admin/audit/export", s.adminOnly(s.auditExport))
 	m.HandleFunc("GET /admin/folders", s.adminOnly(s.foldersPage))
