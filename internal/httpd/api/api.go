@@ -49,6 +49,8 @@ type Server struct {
 	// interface's session cookie (ok is false when there is none). It refuses
 	// cross-origin requests itself.
 	SessionAuth func(r *http.Request) (p auth.Principal, ok bool, err error)
+
+	parcelLimit *ipLimiter // recipients' requests, per address (EnableParcels)
 }
 
 // New returns the API server.

@@ -22,6 +22,10 @@ import (
 // TicketHeader carries a recipient's passphrase ticket.
 const TicketHeader = "Coffer-Parcel-Ticket"
 
+// TicketCookie carries the ticket instead when the recipient uses the web page: its
+// download links and uploads cannot set a header. HttpOnly, SameSite=Strict.
+const TicketCookie = "__Host-coffer-parcel"
+
 // parcelAPI serves the parcel endpoints.
 type parcelAPI struct {
 	s     *Server
@@ -32,6 +36,7 @@ type parcelAPI struct {
 // EnableParcels serves the parcel endpoints with ps. Call it before serving.
 func (s *Server) EnableParcels(ps *parcel.Service) {
 	a := &parcelAPI{s: s, ps: ps, limit: newIPLimiter(60, time.Minute, 10000)}
+	s.parcelLimit = a.limit
 	m := s.mux
 	m.Handle("POST "+Prefix+"/parcels", s.authed(a.create))
 	m.Handle("GET "+Prefix+"/parcels", s.authed(a.list))
@@ -329,16 +334,29 @@ type recipientHandler func(w http.ResponseWriter, r *http.Request, acc parcel.Ac
 // answered never to be cached or shown to other sites.
 func (a *parcelAPI) recipient(h recipientHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if wait, ok := a.limit.allow(clientIP(r), time.Now()); !ok {
+		if wait, ok := a.s.AllowRecipient(r); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			writeProblem(w, r, http.StatusTooManyRequests, "too many requests from your address; wait a minute and try again")
 			return
 		}
 		acc := parcel.Access{Token: r.PathValue("token"), Ticket: r.Header.Get(TicketHeader), Client: client(r)}
+		if c, err := r.Cookie(TicketCookie); acc.Ticket == "" && err == nil {
+			acc.Ticket = c.Value
+		}
 		if err := h(w, r, acc); err != nil {
 			a.s.writeError(w, r, err)
 		}
 	})
+}
+
+// AllowRecipient takes a token of the recipients' rate limit (per client address) for r,
+// or says how long to wait: the web's recipient pages share the API's buckets. Without
+// parcels enabled it allows everything.
+func (s *Server) AllowRecipient(r *http.Request) (time.Duration, bool) {
+	if s.parcelLimit == nil {
+		return 0, true
+	}
+	return s.parcelLimit.allow(clientIP(r), time.Now())
 }
 
 type viewOut struct {
