@@ -46,13 +46,13 @@ type Server struct {
 	// allowRecipient is the recipients' rate limit (EnableParcels).
 	allowRecipient func(*http.Request) (time.Duration, bool)
 	hasE2E         bool // static/parcel-e2e.js is present
-	sessions *auth.Web
-	log      *slog.Logger
-	version  string
-	assets   string // hash of the static files, for their URLs
-	pages    map[string]*template.Template
-	static   http.Handler
-	mux      *http.ServeMux
+	sessions       *auth.Web
+	log            *slog.Logger
+	version        string
+	assets         string // hash of the static files, for their URLs
+	pages          map[string]*template.Template
+	static         http.Handler
+	mux            *http.ServeMux
 }
 
 // New returns the web server.
