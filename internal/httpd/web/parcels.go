@@ -378,7 +378,7 @@ func (s *Server) showParcel(w http.ResponseWriter, r *http.Request, p auth.Princ
 	d.Parcel = detailOf(pp)
 	pg := page{Title: pp.Subject, Section: "parcels", User: &p, Flash: flash, FlashKind: kind}
 	if d.Parcel.Draft {
-		pg.Scripts = []string{"upload.js"}
+		pg.Scripts = []string{"upload.js", "parcel.js"}
 	}
 	s.render(w, "parcels", code, pg, d)
 }
