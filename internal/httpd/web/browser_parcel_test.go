@@ -109,7 +109,6 @@ func TestBrowserParcels(t *testing.T) {
 		t.Fatalf("%d files listed (%v)", n, err)
 	}
 	step(ctx, "send", chromedp.Click(chromedp.CSS(`#send button`)), chromedp.WaitVisible(chromedp.CSS(`#links`)))
-	shot(t, ctx, "parcel-links.png")
 	link := text(ctx, `#links [data-link]`)
 	if !regexp.MustCompile(`^https://[^/]+/p/[A-Za-z0-9_-]{32}$`).MatchString(link) {
 		t.Fatalf("link %q", link)
@@ -177,7 +176,6 @@ func TestBrowserParcels(t *testing.T) {
 		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]`), []string{filepath.Join(local, "measurements.bin")}),
 	)
 	step(rctx, "upload listed", chromedp.WaitVisible(chromedp.CSS(`#parcel-files tr[data-file]`)))
-	shot(t, rctx, "parcel-upload.png")
 	step(rctx, "finished", chromedp.Click(chromedp.CSS(`#finished`)), chromedp.WaitVisible(chromedp.CSS(`.alert.ok`)))
 	step(ctx, "what arrived",
 		chromedp.Navigate(e.URL+"/parcels/"),
