@@ -39,6 +39,8 @@ func (s *Server) EnableParcels(ps *parcel.Service, allow func(*http.Request) (ti
 	m.HandleFunc("POST /parcels/{id}/revoke", s.signedIn(s.parcelAction))
 	m.HandleFunc("POST /parcels/{id}/close", s.signedIn(s.parcelAction))
 	m.HandleFunc("POST /parcels/{id}/recipients/revoke", s.signedIn(s.parcelAction))
+	m.HandleFunc("GET /admin/parcels", s.adminOnly(s.adminParcelsPage))
+	m.HandleFunc("POST /admin/parcels/revoke", s.adminOnly(s.adminRevokeParcel))
 }
 
 // recipientData is what the recipient page shows.

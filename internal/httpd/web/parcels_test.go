@@ -417,3 +417,49 @@ func TestParcelRequestPages(t *testing.T) {
 		t.Fatalf("upload into a closed request: %d", code)
 	}
 }
+
+// TestAdminParcels: an administrator finds parcels by owner, recipient address and
+// subject, and revokes one; a plain user may not.
+func TestAdminParcels(t *testing.T) {
+	pe := newParcelEnv(t)
+	e := pe.e
+	_, links := pe.sendParcel(t, parcel.NewParcel{Subject: "Invoices March", Recipients: []string{"dora@example.org"}}, map[string]string{"i.pdf": "i"})
+	pe.sendParcel(t, parcel.NewParcel{Subject: "Holiday photos"}, map[string]string{"p.jpg": "p"})
+	admin := signedInAdmin(t, e)
+	code, got := page(t, admin, "GET", e.URL+"/admin/parcels", nil)
+	mustContain(t, "all parcels", code, 200, got, "Invoices March", "Holiday photos", "<td>tech</td>")
+	for _, q := range []string{"DORA@example", "invoices", "Tech"} {
+		code, got = page(t, admin, "GET", e.URL+"/admin/parcels?q="+url.QueryEscape(q), nil)
+		mustContain(t, "search "+q, code, 200, got, "Invoices March")
+		if q != "Tech" && strings.Contains(got, "Holiday photos") {
+			t.Fatalf("search %q also finds another parcel", q)
+		}
+	}
+	code, got = page(t, admin, "GET", e.URL+"/admin/parcels?q=nobody", nil)
+	mustContain(t, "no match", code, 200, got, "No parcels match")
+	_, got = page(t, admin, "GET", e.URL+"/admin/parcels?q=invoices", nil)
+	id := regexp.MustCompile(`<tr data-id="([0-9a-f]{32})"><td class="name">Invoices March`).FindStringSubmatch(got)
+	if id == nil {
+		t.Fatal("no row of the invoices")
+	}
+	code, got = page(t, admin, "POST", e.URL+"/admin/parcels/revoke", url.Values{"id": {id[1]}, "q": {"invoices"}})
+	mustContain(t, "admin revoke", code, 200, got, "The parcel was revoked", "<td>revoked</td>")
+	code, got = page(t, browserClient(e), "GET", e.URL+"/p/"+links[0].Token, nil)
+	mustContain(t, "revoked by the administrator", code, 410, got, "revoked")
+	code, _ = page(t, admin, "POST", e.URL+"/admin/parcels/revoke", url.Values{"id": {id[1]}})
+	if code != http.StatusConflict {
+		t.Fatalf("revoking twice: %d", code)
+	}
+	code, got = page(t, admin, "GET", e.URL+"/admin/audit?action=parcel.revoke", nil)
+	mustContain(t, "audit", code, 200, got, "/parcels/"+id[1], "<td>admin</td>")
+	if code, _ := page(t, pe.tech, "GET", e.URL+"/admin/parcels", nil); code != http.StatusForbidden {
+		t.Fatalf("a plain user on the parcels list: %d", code)
+	}
+	if code, _ := page(t, pe.tech, "POST", e.URL+"/admin/parcels/revoke", url.Values{"id": {id[1]}}); code != http.StatusForbidden {
+		t.Fatalf("a plain user revoking: %d", code)
+	}
+	// The layer refuses a non-administrator on its own too.
+	if _, err := e.Core.Parcels.Search(t.Context(), pe.p, "", 10); err == nil {
+		t.Fatal("Search by a plain user")
+	}
+}
