@@ -81,7 +81,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	// Parcels of boss's: sent (with and without a passphrase) and a request, for their
 	// pages and the recipients' pages.
 	pages := []string{"/account", "/admin/", "/admin/users", "/admin/users/tech", "/admin/groups", "/admin/folders", "/admin/sessions", "/admin/audit",
-		"/parcels/", "/parcels/new", "/parcels/new?kind=request", "/p/" + strings.Repeat("A", 32)}
+		"/admin/parcels", "/parcels/", "/parcels/new", "/parcels/new?kind=request", "/p/" + strings.Repeat("A", 32)}
 	pages = append(pages, a11yParcels(t, e)...)
 	for _, p := range pages {
 		if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+p), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
