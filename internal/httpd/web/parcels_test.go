@@ -63,7 +63,8 @@ func do(t *testing.T, c *http.Client, method, u string, body []byte) (int, []byt
 	return resp.StatusCode, b
 }
 
-// sendParcel makes and sends a parcel of tech's with the layer and returns its id and links.
+// sendParcel makes and sends a parcel of tech's with the layer and returns its id and
+// links; an e2e parcel gets a stand-in manifest.
 func (pe parcelEnv) sendParcel(t *testing.T, np parcel.NewParcel, files map[string]string) (string, []parcel.Link) {
 	t.Helper()
 	ps := pe.e.Core.Parcels
@@ -76,7 +77,11 @@ func (pe parcelEnv) sendParcel(t *testing.T, np parcel.NewParcel, files map[stri
 			t.Fatal(err)
 		}
 	}
-	_, links, err := ps.Send(t.Context(), pe.p, p.ID, "")
+	manifest := ""
+	if np.E2E {
+		manifest = "bWFuaWZlc3Q"
+	}
+	_, links, err := ps.Send(t.Context(), pe.p, p.ID, manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,5 +466,20 @@ func TestAdminParcels(t *testing.T) {
 	// The layer refuses a non-administrator on its own too.
 	if _, err := e.Core.Parcels.Search(t.Context(), pe.p, "", 10); err == nil {
 		t.Fatal("Search by a plain user")
+	}
+}
+
+// TestParcelE2EPage: an end-to-end parcel's page does not break: it lists the sealed
+// files under neutral names, offers no zip, marks the hook for the decryption library,
+// and (without static/parcel-e2e.js) says how to decrypt it instead.
+func TestParcelE2EPage(t *testing.T) {
+	pe := newParcelEnv(t)
+	sealed := "c2VhbGVkIG1ldGFkYXRhIG9mIGZpbGUgb25l" // base64url, as the format's metadata is
+	_, links := pe.sendParcel(t, parcel.NewParcel{Subject: "sealed", E2E: true}, map[string]string{sealed: "ciphertext"})
+	code, got := page(t, browserClient(pe.e), "GET", pe.e.URL+"/p/"+links[0].Token, nil)
+	mustContain(t, "e2e page", code, 200, got, `data-parcel-e2e="1"`, `data-api="/api/v1/p/`+links[0].Token+`"`, "end-to-end encrypted",
+		"coffer receive", "encrypted file ", "/static/parcel.js")
+	if strings.Contains(got, sealed) || strings.Contains(got, "/zip") || strings.Contains(got, "parcel-e2e.js") {
+		t.Fatalf("the e2e page shows the sealed name, a zip or a library that is not there: %s", got)
 	}
 }
