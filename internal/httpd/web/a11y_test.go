@@ -31,7 +31,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := browser(t, 3*time.Minute)
+	ctx := browser(t, 5*time.Minute) // 25 pages
 	e, admin := adminEnv(t)
 	page(t, admin, "POST", e.URL+"/admin/groups", map[string][]string{"name": {"lab"}})
 	check := func(name string) {
