@@ -73,6 +73,7 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 	}
 	apiSrv := api.New(c.Files, c.Accounts, c.Auth, c.Log)
 	apiSrv.EnableParcels(c.Parcels, c.Defender)
+	webSrv.EnableParcels(c.Parcels, apiSrv.RecipientRefused)
 	// The web page's scripts call the API with the session cookie.
 	apiSrv.SessionAuth = webSrv.SessionPrincipal
 	// The API sees its requests unaltered: ServeMux would "clean" a path with ".." in it

@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 )
@@ -49,6 +50,8 @@ type Server struct {
 	// interface's session cookie (ok is false when there is none). It refuses
 	// cross-origin requests itself.
 	SessionAuth func(r *http.Request) (p auth.Principal, ok bool, err error)
+
+	defender *defender.Service // scores refused parcel links (EnableParcels)
 }
 
 // New returns the API server.

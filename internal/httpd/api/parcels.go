@@ -23,6 +23,10 @@ import (
 // TicketHeader carries a recipient's passphrase ticket.
 const TicketHeader = "Coffer-Parcel-Ticket"
 
+// TicketCookie carries the ticket instead when the recipient uses the web page: its
+// download links and uploads cannot set a header. HttpOnly, SameSite=Strict.
+const TicketCookie = "__Host-coffer-parcel"
+
 // parcelAPI serves the parcel endpoints.
 type parcelAPI struct {
 	s  *Server
@@ -34,6 +38,7 @@ type parcelAPI struct {
 // before serving.
 func (s *Server) EnableParcels(ps *parcel.Service, d *defender.Service) {
 	a := &parcelAPI{s: s, ps: ps, d: d}
+	s.defender = d
 	m := s.mux
 	m.Handle("POST "+Prefix+"/parcels", s.authed(a.create))
 	m.Handle("GET "+Prefix+"/parcels", s.authed(a.list))
@@ -334,24 +339,34 @@ type recipientHandler func(w http.ResponseWriter, r *http.Request, acc parcel.Ac
 func (a *parcelAPI) recipient(h recipientHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		acc := parcel.Access{Token: r.PathValue("token"), Ticket: r.Header.Get(TicketHeader), Client: client(r)}
-		err := h(w, r, acc)
-		if err == nil {
-			return
+		if c, err := r.Cookie(TicketCookie); acc.Ticket == "" && err == nil {
+			acc.Ticket = c.Value
 		}
-		kind := defender.Kind("")
-		switch errs.KindOf(err) {
-		case errs.NotFound:
-			kind = defender.LinkNotFound
-		case errs.Unauthenticated:
-			kind = defender.LinkRefused
+		if err := h(w, r, acc); err != nil {
+			a.s.RecipientRefused(r, err)
+			a.s.writeError(w, r, err)
 		}
-		if kind != "" && a.d != nil {
-			if derr := a.d.Record(context.WithoutCancel(r.Context()), defender.Event{Kind: kind, IP: acc.Client.IP, Protocol: acc.Client.Protocol}); derr != nil {
-				a.s.log.Error("cannot record a refused parcel link", "err", derr)
-			}
-		}
-		a.s.writeError(w, r, err)
 	})
+}
+
+// RecipientRefused counts a refused request of a link's holder toward a ban of its
+// address: a link that does not exist (probing) and a wrong passphrase. The web's
+// recipient pages report theirs here too, so that pages and API share one score.
+func (s *Server) RecipientRefused(r *http.Request, err error) {
+	kind := defender.Kind("")
+	switch errs.KindOf(err) {
+	case errs.NotFound:
+		kind = defender.LinkNotFound
+	case errs.Unauthenticated:
+		kind = defender.LinkRefused
+	}
+	if kind == "" || s.defender == nil {
+		return
+	}
+	c := client(r)
+	if derr := s.defender.Record(context.WithoutCancel(r.Context()), defender.Event{Kind: kind, IP: c.IP, Protocol: c.Protocol}); derr != nil {
+		s.log.Error("cannot record a refused parcel link", "err", derr)
+	}
 }
 
 type viewOut struct {

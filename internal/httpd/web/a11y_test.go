@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/coffer-mft/coffer/internal/auth"
+	"github.com/coffer-mft/coffer/internal/parcel"
+	"github.com/coffer-mft/coffer/internal/testenv"
 )
 
 // TestBrowserAccessibility runs axe-core (the accessibility engine browsers' audits use)
@@ -27,7 +31,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := browser(t, 3*time.Minute)
+	ctx := browser(t, 5*time.Minute) // 25 pages
 	e, admin := adminEnv(t)
 	page(t, admin, "POST", e.URL+"/admin/groups", map[string][]string{"name": {"lab"}})
 	check := func(name string) {
@@ -74,10 +78,52 @@ func TestBrowserAccessibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("/files/")
-	for _, p := range []string{"/account", "/admin/", "/admin/users", "/admin/users/tech", "/admin/groups", "/admin/folders", "/admin/sessions", "/admin/bans", "/admin/audit"} {
+	// Parcels of boss's: sent (with and without a passphrase) and a request, for their
+	// pages and the recipients' pages.
+	pages := []string{"/account", "/admin/", "/admin/users", "/admin/users/tech", "/admin/groups", "/admin/folders", "/admin/sessions", "/admin/bans", "/admin/audit",
+		"/admin/parcels", "/parcels/", "/parcels/new", "/parcels/new?kind=request", "/p/" + strings.Repeat("A", 32)}
+	pages = append(pages, a11yParcels(t, e)...)
+	for _, p := range pages {
 		if err := chromedp.Do(ctx, chromedp.Navigate(e.URL+p), chromedp.WaitVisible(chromedp.CSS(`main h1`))); err != nil {
 			t.Fatal(err)
 		}
 		check(p)
 	}
+}
+
+// a11yParcels makes parcels of boss's and returns the pages that show them: the owner's
+// page of each, and the recipient's page of each link.
+func a11yParcels(t *testing.T, e *testenv.Env) []string {
+	u, err := e.Core.DB.Q().UserByName(t.Context(), "boss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	boss := auth.Principal{UserID: u.ID, Name: u.Name}
+	ps := e.Core.Parcels
+	var out []string
+	for _, np := range []parcel.NewParcel{{Subject: "plain", Message: "Hello"}, {Subject: "locked", Passphrase: "correct horse"}, {Subject: "draft"}} {
+		p, _, err := ps.Create(t.Context(), boss, np)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "/parcels/"+p.ID)
+		if np.Subject == "draft" {
+			continue
+		}
+		for _, name := range []string{"a.txt", "b.txt"} {
+			if _, err := ps.AddFile(t.Context(), boss, p.ID, name, strings.NewReader(name), int64(len(name)), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, links, err := ps.Send(t.Context(), boss, p.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "/p/"+links[0].Token)
+	}
+	p, links, err := ps.Create(t.Context(), boss, parcel.NewParcel{Kind: parcel.KindRequest, Subject: "request", Message: "Please"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(out, "/parcels/"+p.ID, "/p/"+links[0].Token)
 }

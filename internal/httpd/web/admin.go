@@ -42,6 +42,8 @@ type adminData struct {
 	ChainOK                       bool
 	ChainRecords                  int64
 	ChainProblem                  string
+	Parcels                       []adminParcelRow // everyone's parcels (admin_parcels.go)
+	Search                        string
 }
 
 // adminOnly is signedIn for administrators; others get a plain refusal.

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -317,6 +318,45 @@ func TestParcelE2EBrowser(t *testing.T) {
 			if want := contents[f.Name]; f.SHA256 != sumHex(want) || f.Size != int64(len(want)) || f.Progress != f.Size {
 				t.Errorf("%s: %+v, want %d bytes, SHA-256 %s", f.Name, f, len(want), sumHex(want))
 			}
+		}
+	})
+	t.Run("Go to the recipient page, passphrase, service worker download", func(t *testing.T) {
+		// The page itself (templates/recipient.html and static/parcel.js), reached
+		// through the harness's loopback origin, where service workers are allowed.
+		want := contents["results €.bin"]
+		link, fragment := goSend(t, e, token, "correct horse battery", map[string][]byte{"page.bin": want})
+		err := chromedp.Do(ctx,
+			chromedp.Navigate(h.URL+"/p/"+link+"#"+fragment),
+			chromedp.WaitVisible(`#unlock input[name="passphrase"]`),
+			chromedp.SendKeys(`#unlock input[name="passphrase"]`, "correct horse battery"),
+			chromedp.Click(`#unlock button[type="submit"]`),
+			chromedp.WaitVisible(`#e2e-files button`),
+			chromedp.Click(`#e2e-files button`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := h.download(t); d.State != cdpbrowser.DownloadProgressStateCompleted {
+			t.Fatalf("the download ended %s", d.State)
+		}
+		b, err := os.ReadFile(filepath.Join(h.downloads, "page.bin"))
+		if err != nil || sumHex(b) != sumHex(want) {
+			t.Fatalf("the downloaded file: %d bytes, %v", len(b), err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("e2e-status").textContent.includes("saved")`)); err != nil {
+			t.Fatal(err)
+		}
+		text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, "sealed message") || !strings.Contains(text, sumHex(want)) {
+			t.Fatalf("the page after the download: %s", text)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(h.URL+"/harness")); err != nil {
+			t.Fatalf("back to the harness: %v", err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.title === "ready"`)); err != nil {
+			t.Fatalf("back to the harness: %v", err)
 		}
 	})
 	t.Run("Go to browser, service worker download", func(t *testing.T) {

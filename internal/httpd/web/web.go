@@ -25,6 +25,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/parcel"
 )
 
 //go:embed templates/*.html
@@ -41,19 +42,24 @@ const CookieName = "__Host-coffer"
 type Server struct {
 	files    *files.Service
 	accounts *accounts.Service
-	sessions *auth.Web
-	log      *slog.Logger
-	version  string
-	assets   string // hash of the static files, for their URLs
-	pages    map[string]*template.Template
-	static   http.Handler
-	mux      *http.ServeMux
+	parcels  *parcel.Service // nil until EnableParcels
+	// recipientRefused scores a refused link in the defender (EnableParcels).
+	recipientRefused func(*http.Request, error)
+	hasE2E         bool // static/parcel-e2e.js is present
+	sessions       *auth.Web
+	log            *slog.Logger
+	version        string
+	assets         string // hash of the static files, for their URLs
+	pages          map[string]*template.Template
+	static         http.Handler
+	mux            *http.ServeMux
 }
 
 // New returns the web server.
 func New(f *files.Service, a *accounts.Service, s *auth.Web, log *slog.Logger, version string) (*Server, error) {
 	w := &Server{files: f, accounts: a, sessions: s, log: log, version: version, pages: map[string]*template.Template{}, mux: http.NewServeMux()}
 	funcs := template.FuncMap{
+		"fmtTime": formatTime,
 		// sessionsOf gives the session table its rows and the user whose page it is on
 		// ("" on the list of everyone's sessions).
 		"sessionsOf": func(user string, rows []sessionRow) any {
@@ -63,7 +69,7 @@ func New(f *files.Service, a *accounts.Service, s *auth.Web, log *slog.Logger, v
 			}{user, rows}
 		},
 	}
-	for _, page := range []string{"login", "files", "account", "admin"} {
+	for _, page := range []string{"login", "files", "account", "admin", "recipient", "parcels"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+"*.html")
 		if err != nil {
 			return nil, fmt.Errorf("web template %s: %w", page, err)
@@ -77,6 +83,8 @@ func New(f *files.Service, a *accounts.Service, s *auth.Web, log *slog.Logger, v
 	if w.assets, err = assetVersion(sub); err != nil {
 		return nil, err
 	}
+	_, err = fs.Stat(sub, e2eScript)
+	w.hasE2E = err == nil
 	files := http.StripPrefix("/static/", http.FileServerFS(sub))
 	w.static = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		// The pages name static files with ?v= the hash of them all, so a browser may keep

@@ -4,6 +4,9 @@
 // where to resume) and page reloads or a closed laptop (the upload's URL is remembered
 // in localStorage per file, so choosing the same file again resumes it).
 // No framework, no inline script: the Content-Security-Policy forbids it.
+// With data-put on the #uploads panel (parcels: a draft's files, uploads into a request)
+// each file goes in one PUT to that URL plus its name instead: those endpoints are not
+// resumable yet, so a cut upload starts again from the beginning.
 "use strict";
 
 (() => {
@@ -19,6 +22,7 @@
   const list = document.getElementById("upload-list");
   const dir = document.body.dataset.dir || "/";
   if (!panel || !list) return;
+  const put = panel.dataset.put;
 
   const fmtBytes = (n) => {
     const u = ["B", "KB", "MB", "GB", "TB"];
@@ -120,7 +124,31 @@
       return Number(x.getResponseHeader("Upload-Offset"));
     }
 
+    // runPut sends the file in one PUT (data-put mode), again from the start after a
+    // network error.
+    async runPut() {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          this.status("Uploading");
+          const x = await request("PUT", put + encodeURIComponent(this.target),
+            { "Content-Type": "application/octet-stream" }, this.file, (n) => this.progress(n), this.ctrl.signal);
+          if (x.status !== 201) throw new HTTPError(x.status, problem(x));
+          this.progress(this.file.size);
+          this.status("Done", "done");
+          this.row.querySelector(".upload-cancel").remove();
+          return;
+        } catch (e) {
+          if (e.name === "AbortError") { this.status("Cancelled", "error"); return; }
+          if (e instanceof HTTPError && e.status !== 429 && e.status < 500) { this.status(e.message, "error"); return; }
+          if (attempt >= RETRIES.length) { this.status("Stopped: " + e.message, "error"); return; }
+          this.status("Connection lost; retrying…", "retry");
+          await sleep(RETRIES[attempt]);
+        }
+      }
+    }
+
     async run() {
+      if (put) return this.runPut();
       this.status("Starting…");
       this.url = localStorage.getItem(this.key);
       let off = -1;
@@ -192,12 +220,13 @@
     }
   }
 
-  const join = (a, b) => (a.endsWith("/") ? a : a + "/") + b;
+  // target is where a file goes: its path in the folder, or (data-put) its bare name.
+  const target = (rel) => (put ? rel.split("/").pop() : (dir.endsWith("/") ? dir : dir + "/") + rel);
 
   // Files from the button; webkitRelativePath carries the folder structure of a folder pick.
   for (const input of document.querySelectorAll("input[type=file][data-upload]")) {
     input.addEventListener("change", () => {
-      for (const f of input.files) enqueue(f, join(dir, f.webkitRelativePath || f.name));
+      for (const f of input.files) enqueue(f, target(f.webkitRelativePath || f.name));
       input.value = "";
     });
   }
@@ -206,7 +235,7 @@
   async function walk(entry, prefix) {
     if (entry.isFile) {
       const f = await new Promise((res, rej) => entry.file(res, rej));
-      enqueue(f, join(dir, prefix + f.name));
+      enqueue(f, target(prefix + f.name));
     } else if (entry.isDirectory) {
       const reader = entry.createReader();
       for (;;) {
@@ -226,7 +255,7 @@
     if (items.length && items[0].webkitGetAsEntry) {
       for (const it of items) { const en = it.webkitGetAsEntry(); if (en) walk(en, ""); }
     } else {
-      for (const f of e.dataTransfer.files) enqueue(f, join(dir, f.name));
+      for (const f of e.dataTransfer.files) enqueue(f, target(f.name));
     }
   });
 
