@@ -81,3 +81,13 @@ const (
 	ActParcelLink      = "parcel.link"      // only denials: a token that matches no link
 	ActParcelPurge     = "parcel.purge"     // maintenance deleted an expired or revoked parcel's contents
 )
+
+// Actions added with the exfiltration tripwires (docs/tripwires.md). The actor of an
+// alert or a suspension is the account that tripped it; Target is the alert's kind.
+const (
+	ActTripwireAlert = "tripwire.alert"  // a tripwire fired; Detail says what and what it did
+	ActAlertAck      = "tripwire.ack"    // an administrator acknowledged an alert (Target: its id)
+	ActSuspend       = "account.suspend" // a tripwire suspended an account pending review
+	ActSuspendLift   = "account.resume"  // an administrator lifted a suspension
+	ActCanarySet     = "tripwire.canary" // an administrator marked (or unmarked) a canary
+)

@@ -21,6 +21,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 // Service implements the file use cases.
@@ -33,7 +34,8 @@ type Service struct {
 	now   func() time.Time
 
 	partialTTL  time.Duration
-	uploadLease time.Duration // see SetUploadLease
+	uploadLease time.Duration     // see SetUploadLease
+	trip        *tripwire.Service // see SetTripwires; nil: none
 }
 
 // New returns a Service.
@@ -87,6 +89,9 @@ func (s *Service) view(ctx context.Context, p auth.Principal) (view, error) {
 	}
 	if u.Disabled {
 		return view{}, errs.E(errs.Unauthenticated, "the account is disabled")
+	}
+	if !u.Suspended.IsZero() {
+		return view{}, errs.E(errs.Unauthenticated, auth.ErrSuspended)
 	}
 	grants, err := q.GrantsForUser(ctx, u.ID)
 	if err != nil {

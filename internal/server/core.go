@@ -27,6 +27,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/parcel"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 // Core is Coffer without its listeners: what the server and the admin commands share.
@@ -45,6 +46,7 @@ type Core struct {
 	Files     *files.Service
 	Accounts  *accounts.Service
 	Parcels   *parcel.Service
+	Tripwires *tripwire.Service
 
 	// leftoversAge is how long ago a blob store's temporary file or multipart upload
 	// must have been written or started for Maintain to take it for a crash's leftover.
@@ -98,6 +100,13 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	c.Files.SetPartialTTL(cfg.PartialTTL)
 	c.Files.SetUploadLease(cfg.UploadLease)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
+	policy, notifiers, err := tripwirePolicy(cfg.Tripwires)
+	if err != nil {
+		return errs.E(errs.Invalid, err)
+	}
+	c.Tripwires = tripwire.New(c.DB, c.Audit, c.Log, policy, notifiers...)
+	c.Files.SetTripwires(c.Tripwires)
+	c.Accounts.SetTripwires(c.Tripwires)
 	c.Parcels = parcel.New(c.DB, c.Files, c.Audit, c.Keys, c.Log, parcel.DefaultPolicy())
 	return nil
 }
@@ -250,6 +259,9 @@ func (c *Core) registerKeys(ctx context.Context) error {
 // Close releases everything Open acquired.
 func (c *Core) Close() error {
 	var err error
+	if c.Tripwires != nil {
+		c.Tripwires.Wait() // alerts under way to a webhook: bounded by its attempts and timeouts
+	}
 	if c.Blobs != nil {
 		err = errors.Join(err, c.Blobs.Close())
 	}
