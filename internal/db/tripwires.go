@@ -163,12 +163,13 @@ func (q Q) AlertRaised(ctx context.Context, kind, account string, since time.Tim
 // GrantPerms returns the permissions that a user's (or, with group, a group's) own grant
 // on a folder gives; 0 if there is none.
 func (q Q) GrantPerms(ctx context.Context, folderID, id int64, group bool) (int64, error) {
-	row := q.q.QueryRowContext(ctx, qUserGrantPerm, folderID, id)
-	if group {
-		row = q.q.QueryRowContext(ctx, qGroupPerm, folderID, id)
-	}
 	var perms int64
-	err := row.Scan(&perms)
+	var err error
+	if group {
+		err = q.q.QueryRowContext(ctx, qGroupPerm, folderID, id).Scan(&perms)
+	} else {
+		err = q.q.QueryRowContext(ctx, qUserGrantPerm, folderID, id).Scan(&perms)
+	}
 	return perms, q.d.classify(err)
 }
 
