@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 // Prefix is where the API lives.
@@ -49,6 +50,9 @@ type Server struct {
 	// interface's session cookie (ok is false when there is none). It refuses
 	// cross-origin requests itself.
 	SessionAuth func(r *http.Request) (p auth.Principal, ok bool, err error)
+
+	// Tripwires serves the alerts and suspensions endpoints; nil: they answer 404.
+	Tripwires *tripwire.Service
 }
 
 // New returns the API server.

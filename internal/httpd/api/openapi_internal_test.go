@@ -54,6 +54,9 @@ func TestSchemasMatchStructs(t *testing.T) {
 		"SendRequest":       {sendRequest{}, false},
 		"RecipientRequest":  {recipientRequest{}, false},
 		"UnlockRequest":     {unlockRequest{}, false},
+		"Alert":             {alertOut{}, true},
+		"Canary":            {canaryOut{}, true},
+		"CanaryRequest":     {canaryRequest{}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			schema, ok := doc.Components.Schemas[name]
