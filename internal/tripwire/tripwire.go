@@ -186,3 +186,7 @@ func (s *Service) Widened(ctx context.Context, actor auth.Principal, kind Kind, 
 	}
 	_ = s.Raise(ctx, actor, kind, Alert, target, detail)
 }
+
+// SetPolicy replaces the policy. Call it before the server serves (tests change the
+// policy of a running test server between requests).
+func (s *Service) SetPolicy(p Policy) { s.policy = p }
