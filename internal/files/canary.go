@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"time"
 
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
@@ -140,10 +142,53 @@ func (s *Service) CreateDecoy(ctx context.Context, actor auth.Principal, pl Plac
 	return e, nil
 }
 
-// Canaries lists the canary marks. Administrators only.
-func (s *Service) Canaries(ctx context.Context, actor auth.Principal) ([]db.Canary, error) {
-	if err := s.adminOnly(ctx, actor, audit.ActCanarySet, "*"); err != nil {
-		return nil, errs.E(errs.Op("files.Canaries"), err)
-	}
-	return s.db.Q().ListCanaries(ctx)
+// CanaryMark is a canary as administrators see it.
+type CanaryMark struct {
+	Place
+	IsDir     bool
+	Created   time.Time
+	CreatedBy string
 }
+
+// Canaries lists the canary marks, with each entry's full path. Administrators only.
+func (s *Service) Canaries(ctx context.Context, actor auth.Principal) ([]CanaryMark, error) {
+	const op = errs.Op("files.Canaries")
+	if err := s.adminOnly(ctx, actor, audit.ActCanarySet, "*"); err != nil {
+		return nil, errs.E(op, err)
+	}
+	q := s.db.Q()
+	cs, err := q.ListCanaries(ctx)
+	if err != nil {
+		return nil, errs.E(op, err)
+	}
+	out := make([]CanaryMark, 0, len(cs))
+	for _, c := range cs {
+		path, err := s.pathOf(ctx, q, c.EntryID)
+		if err != nil {
+			return nil, errs.E(op, err)
+		}
+		out = append(out, CanaryMark{Place: Place{Folder: c.Folder, User: c.Owner, Path: path}, IsDir: c.IsDir, Created: c.Created, CreatedBy: c.CreatedBy})
+	}
+	return out, nil
+}
+
+// pathOf returns the path of an entry within its folder, following its parents.
+func (s *Service) pathOf(ctx context.Context, q db.Q, id int64) (string, error) {
+	var names []string
+	for depth := 0; id != 0; depth++ {
+		if depth > maxCanaryDepth {
+			return "", errs.E(errs.Integrity, "a directory loop in the entries table")
+		}
+		e, err := q.EntryByID(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		names = append(names, e.Name)
+		id = e.ParentID
+	}
+	slices.Reverse(names)
+	return Join(names...), nil
+}
+
+// maxCanaryDepth bounds the walk up from a canary to its folder's root.
+const maxCanaryDepth = 4096

@@ -73,6 +73,9 @@ func TestTripwireCanary(t *testing.T) {
 		if err := f.svc.SetCanary(f.ctx, admin, files.Place{User: "alice", Path: "/work/passwords.xlsx"}, true); err != nil {
 			t.Fatal(err)
 		}
+		if cs, err := f.svc.Canaries(f.ctx, admin); err != nil || len(cs) != 1 || cs[0].User != "alice" || cs[0].Path != "/work/passwords.xlsx" {
+			t.Fatalf("Canaries = %+v, %v", cs, err)
+		}
 		// Normal use: other files, listings without canaries.
 		f.get(alice, "/work/report.csv")
 		if _, _, err := f.svc.List(f.ctx, alice, "/other", "", 0); err != nil {
@@ -137,7 +140,7 @@ func TestTripwireDecoy(t *testing.T) {
 			t.Fatal(err)
 		}
 		cs, err := f.svc.Canaries(f.ctx, admin)
-		if err != nil || len(cs) != 1 || cs[0].Folder != "finance" || cs[0].Name != "salaries-2026.xlsx" {
+		if err != nil || len(cs) != 1 || cs[0].Folder != "finance" || cs[0].Path != "/salaries-2026.xlsx" {
 			t.Fatalf("Canaries = %+v, %v", cs, err)
 		}
 		if got := f.get(bob, "/finance/salaries-2026.xlsx"); string(got) != "decoy" {

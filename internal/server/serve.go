@@ -73,6 +73,7 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 	}
 	apiSrv := api.New(c.Files, c.Accounts, c.Auth, c.Log)
 	apiSrv.Tripwires = c.Tripwires
+	webSrv.Tripwires = c.Tripwires
 	apiSrv.EnableParcels(c.Parcels)
 	// The web page's scripts call the API with the session cookie.
 	apiSrv.SessionAuth = webSrv.SessionPrincipal

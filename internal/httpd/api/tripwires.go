@@ -28,7 +28,7 @@ type alertOut struct {
 type canaryOut struct {
 	Folder    string    `json:"folder,omitempty"`
 	User      string    `json:"user,omitempty"`
-	Name      string    `json:"name"`
+	Path      string    `json:"path"`
 	Dir       bool      `json:"dir"`
 	Created   time.Time `json:"created"`
 	CreatedBy string    `json:"created_by"`
@@ -104,7 +104,7 @@ func (s *Server) listCanaries(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}
 	out := make([]canaryOut, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, canaryOut{Folder: c.Folder, User: c.Owner, Name: c.Name, Dir: c.IsDir, Created: c.Created, CreatedBy: c.CreatedBy})
+		out = append(out, canaryOut{Folder: c.Folder, User: c.User, Path: c.Path, Dir: c.IsDir, Created: c.Created, CreatedBy: c.CreatedBy})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"canaries": out})
 	return nil

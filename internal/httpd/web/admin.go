@@ -41,6 +41,9 @@ type adminData struct {
 	ChainOK                       bool
 	ChainRecords                  int64
 	ChainProblem                  string
+	Alerts                        []alertRow  // the Alerts tab (alerts.go)
+	Canaries                      []canaryRow // the Alerts tab
+	AllAlerts                     bool        // the Alerts tab shows acknowledged ones too
 }
 
 // adminOnly is signedIn for administrators; others get a plain refusal.

@@ -25,6 +25,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 //go:embed templates/*.html
@@ -48,6 +49,9 @@ type Server struct {
 	pages    map[string]*template.Template
 	static   http.Handler
 	mux      *http.ServeMux
+
+	// Tripwires serves the Alerts page (alerts.go); nil: the page says they are off.
+	Tripwires *tripwire.Service
 }
 
 // New returns the web server.
@@ -131,6 +135,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /admin/folders", s.adminOnly(s.foldersPage))
 	m.HandleFunc("POST /admin/folders", s.adminOnly(s.createFolder))
 	m.HandleFunc("POST /admin/grants", s.adminOnly(s.setGrant))
+	m.HandleFunc("GET /admin/alerts", s.adminOnly(s.alertsPage))
+	m.HandleFunc("POST /admin/alerts/ack", s.adminOnly(s.ackAlert))
+	m.HandleFunc("POST /admin/alerts/lift", s.adminOnly(s.liftSuspension))
+	m.HandleFunc("POST /admin/alerts/canary", s.adminOnly(s.setCanary))
+	m.HandleFunc("POST /admin/alerts/decoy", s.adminOnly(s.createDecoy))
 }
 
 // ServeHTTP adds the security headers every page gets, and refuses cross-origin
