@@ -52,6 +52,8 @@ func TestAlertsPage(t *testing.T) {
 	e.Core.Tripwires.Wait()
 	_, got = page(t, admin, "GET", e.URL+"/admin/alerts", nil)
 	mustContain(t, "suspension alert", 200, 200, got, "<td>suspend</td>", "Lift suspension")
+	code, got = page(t, browserClient(e), "POST", e.URL+"/login", url.Values{"user": {"tech"}, "password": {"password-of-tech"}})
+	mustContain(t, "web sign-in while suspended", code, http.StatusUnauthorized, got, "This account is suspended pending review")
 	code, got = page(t, admin, "POST", e.URL+"/admin/alerts/lift", url.Values{"user": {"tech"}})
 	mustContain(t, "lift", code, 200, got, "The suspension of tech is lifted")
 	if resp, _ := e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/files/docs/bait.txt", Token: tech}); resp.StatusCode != http.StatusUnauthorized {
