@@ -17,6 +17,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 // Service implements account management.
@@ -26,7 +27,11 @@ type Service struct {
 	auth  *auth.Service
 	// defender holds the address bans (nil when none is configured, as in some tests).
 	defender *defender.Service
+	trip     *tripwire.Service // see SetTripwires; nil: none
 }
+
+// SetTripwires makes changes that widen access raise alerts (docs/tripwires.md).
+func (s *Service) SetTripwires(t *tripwire.Service) { s.trip = t }
 
 // New returns a Service.
 func New(d *db.DB, a *audit.Log, au *auth.Service) *Service {
@@ -154,6 +159,9 @@ func (s *Service) CreateUser(ctx context.Context, actor auth.Principal, nu NewUs
 	if err != nil {
 		return db.User{}, "", errs.E(op, err)
 	}
+	if u.Admin {
+		s.trip.Widened(ctx, actor, tripwire.Admin, nu.Name, "a new administrator account was created")
+	}
 	return u, password, nil
 }
 
@@ -247,11 +255,13 @@ func (s *Service) updateUser(ctx context.Context, actor auth.Principal, name str
 	rec := record(actor, action, name)
 	rec.Detail = describe(up)
 	var u db.User
+	var promoted bool
 	err := s.change(ctx, &rec, func(q db.Q) error {
 		var err error
 		if u, err = q.UserByName(ctx, name); err != nil {
 			return errs.E(errs.NotFound, fmt.Sprintf("no user named %q", clip(name)))
 		}
+		promoted = !u.Admin && up.Admin != nil && *up.Admin
 		losesAdmin := u.Admin && !u.Disabled && ((up.Admin != nil && !*up.Admin) || (up.Disabled != nil && *up.Disabled))
 		if losesAdmin {
 			n, err := q.CountActiveAdmins(ctx)
@@ -306,6 +316,9 @@ func (s *Service) updateUser(ctx context.Context, actor auth.Principal, name str
 	})
 	if err != nil {
 		return db.User{}, errs.E(op, err)
+	}
+	if promoted {
+		s.trip.Widened(ctx, actor, tripwire.Admin, name, "a user was made an administrator")
 	}
 	return u, nil
 }
@@ -439,6 +452,7 @@ func (s *Service) SetMember(ctx context.Context, actor auth.Principal, group, us
 	if !member {
 		rec.Detail = "removed"
 	}
+	var widened bool
 	err := s.change(ctx, &rec, func(q db.Q) error {
 		g, err := groupByName(ctx, q, group)
 		if err != nil {
@@ -449,6 +463,9 @@ func (s *Service) SetMember(ctx context.Context, actor auth.Principal, group, us
 			return err
 		}
 		if member {
+			if widened, err = q.GroupHasGrants(ctx, g.ID); err != nil {
+				return err
+			}
 			return q.AddMember(ctx, g.ID, u.ID)
 		}
 		if err := q.RemoveMember(ctx, g.ID, u.ID); errs.Is(errs.NotFound, err) {
@@ -459,6 +476,9 @@ func (s *Service) SetMember(ctx context.Context, actor auth.Principal, group, us
 	})
 	if err != nil {
 		return errs.E(op, err)
+	}
+	if widened {
+		s.trip.Widened(ctx, actor, tripwire.Grant, group, fmt.Sprintf("%q joined group %q, which has grants", user, group))
 	}
 	return nil
 }
@@ -556,6 +576,7 @@ func (s *Service) Grant(ctx context.Context, actor auth.Principal, folder string
 	}
 	rec := record(actor, action, folder)
 	rec.Target, rec.Detail = who.String(), perm.String()
+	var added authz.Perm // what the grant gives that it did not
 	err := s.change(ctx, &rec, func(q db.Q) error {
 		f, err := folderByName(ctx, q, folder)
 		if err != nil {
@@ -569,6 +590,11 @@ func (s *Service) Grant(ctx context.Context, actor auth.Principal, folder string
 			if perm == 0 {
 				return notGranted(q.DeleteUserGrant(ctx, f.ID, u.ID), folder, who)
 			}
+			old, err := q.GrantPerms(ctx, f.ID, u.ID, false)
+			if err != nil {
+				return err
+			}
+			added = perm &^ authz.Perm(old)
 			return q.PutUserGrant(ctx, f.ID, u.ID, int64(perm))
 		}
 		g, err := groupByName(ctx, q, who.Group)
@@ -578,10 +604,18 @@ func (s *Service) Grant(ctx context.Context, actor auth.Principal, folder string
 		if perm == 0 {
 			return notGranted(q.DeleteGroupGrant(ctx, f.ID, g.ID), folder, who)
 		}
+		old, err := q.GrantPerms(ctx, f.ID, g.ID, true)
+		if err != nil {
+			return err
+		}
+		added = perm &^ authz.Perm(old)
 		return q.PutGroupGrant(ctx, f.ID, g.ID, int64(perm))
 	})
 	if err != nil {
 		return errs.E(op, err)
+	}
+	if added != 0 {
+		s.trip.Widened(ctx, actor, tripwire.Grant, folder, fmt.Sprintf("%s was granted %s on %q (now %s)", who, added, folder, perm))
 	}
 	return nil
 }
@@ -621,6 +655,7 @@ func (s *Service) CreateToken(ctx context.Context, actor auth.Principal, user, n
 	rec := record(actor, audit.ActTokenCreate, user)
 	var secret string
 	var tok db.Token
+	var forAdmin bool
 	err := s.change(ctx, &rec, func(q db.Q) error {
 		u, err := userByName(ctx, q, user)
 		if err != nil {
@@ -629,12 +664,16 @@ func (s *Service) CreateToken(ctx context.Context, actor auth.Principal, user, n
 		if u.Disabled {
 			return errs.E(errs.Conflict, fmt.Sprintf("user %q is disabled", user))
 		}
+		forAdmin = u.Admin
 		secret, tok, err = s.auth.IssueToken(ctx, q, u.ID, name, ttl)
 		rec.Detail = "token " + tok.ID
 		return err
 	})
 	if err != nil {
 		return "", db.Token{}, errs.E(op, err)
+	}
+	if forAdmin {
+		s.trip.Widened(ctx, actor, tripwire.Token, user, fmt.Sprintf("API token %s was issued for administrator %q", tok.ID, user))
 	}
 	return secret, tok, nil
 }

@@ -92,3 +92,13 @@ const (
 	ActBan   = "defender.ban"   // an address scored past the threshold and was banned; Detail says why and for how long
 	ActUnban = "defender.unban" // an administrator lifted a ban
 )
+
+// Actions added with the exfiltration tripwires (docs/tripwires.md). The actor of an
+// alert or a suspension is the account that tripped it; Target is the alert's kind.
+const (
+	ActTripwireAlert = "tripwire.alert"  // a tripwire fired; Detail says what and what it did
+	ActAlertAck      = "tripwire.ack"    // an administrator acknowledged an alert (Target: its id)
+	ActSuspend       = "account.suspend" // a tripwire suspended an account pending review
+	ActSuspendLift   = "account.resume"  // an administrator lifted a suspension
+	ActCanarySet     = "tripwire.canary" // an administrator marked (or unmarked) a canary
+)

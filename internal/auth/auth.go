@@ -196,7 +196,28 @@ func (s *Service) verifyPassword(ctx context.Context, name, password string, c C
 	if !ok {
 		return db.User{}, s.fail(ctx, name, c, rec, kind)
 	}
+	if err := s.refuseSuspended(ctx, u, rec); err != nil {
+		return db.User{}, err
+	}
 	return u, nil
+}
+
+// ErrSuspended is why a suspended account cannot sign in (docs/tripwires.md).
+var ErrSuspended = errors.New("the account is suspended pending review after a download tripwire fired: ask an administrator to review its alerts and lift the suspension")
+
+// refuseSuspended returns Unauthenticated, audited, when a tripwire suspended u. Unlike a
+// wrong password it does not count toward lockout, and it says why: the credentials were
+// right, so the message tells the account's owner nothing they could not know.
+func (s *Service) refuseSuspended(ctx context.Context, u db.User, rec audit.Record) error {
+	if u.Suspended.IsZero() {
+		return nil
+	}
+	rec.Actor, rec.Result = u.Name, audit.Denied
+	rec.Detail += ": account suspended by a tripwire since " + u.Suspended.Format(time.RFC3339)
+	if err := s.audit.Append(context.WithoutCancel(ctx), rec); err != nil {
+		return err
+	}
+	return errs.E(errs.Unauthenticated, ErrSuspended)
 }
 
 // checkLocked returns Locked, audited, when the account or the address is locked out.
@@ -376,6 +397,9 @@ func (s *Service) Token(ctx context.Context, token string, c Client) (Principal,
 	}
 	if u.Disabled {
 		return reject("account disabled")
+	}
+	if err := s.refuseSuspended(ctx, u, rec); err != nil {
+		return Principal{}, errs.E(op, err)
 	}
 	if now.Sub(t.LastUsed) > time.Minute {
 		_ = s.db.Q().TouchToken(ctx, t.ID, now) // best effort: a failed touch must not fail the request

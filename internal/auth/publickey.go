@@ -38,6 +38,9 @@ func (s *Service) PublicKey(ctx context.Context, name string, key ssh.PublicKey,
 	if u.Disabled {
 		return Principal{}, errs.E(op, errs.Unauthenticated, "the account is disabled")
 	}
+	if err := s.refuseSuspended(ctx, u, rec); err != nil {
+		return Principal{}, errs.E(op, err)
+	}
 	return Principal{UserID: u.ID, Name: u.Name, Admin: u.Admin, Protocol: c.Protocol, SourceIP: c.IP}, nil
 }
 

@@ -33,6 +33,7 @@ type Config struct {
 	Node            string        // this node's name in job leases and logs; "" = the host name
 	JobLease        time.Duration // how long a node holds a periodic job without renewing
 	UploadLease     time.Duration // how long a transfer holds a partial upload without renewing
+	Tripwires       Tripwires
 	ConfigFile      string
 	AllowIPs        string // comma-separated addresses/prefixes that alone may connect; "" = all
 	DenyIPs         string // comma-separated addresses/prefixes that may not connect
@@ -96,6 +97,7 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 	fs.IntVar(&c.SFTP.MaxSessions, "sftp-max-sessions", 500, "signed-in SFTP connections at most, in all")
 	fs.IntVar(&c.SFTP.MaxSessionsPerUser, "sftp-max-sessions-per-user", 20, "signed-in SFTP connections at most per user")
 	fs.IntVar(&c.SFTP.MaxUnauthenticated, "sftp-max-unauthenticated", 64, "SFTP connections not yet signed in, at most at once")
+	c.tripwireFlags(fs)
 }
 
 // Parse parses args into fs, then fills every flag not given on the command line from
@@ -243,3 +245,36 @@ func (c *Config) NodeName() string {
 
 // SFTPEnabled reports whether SFTP should listen.
 func (c *Config) SFTPEnabled() bool { return c.SFTPAddr != "" && c.SFTPAddr != "off" }
+
+// Tripwires are the exfiltration tripwires' settings (docs/tripwires.md). A zero
+// Config (the admin commands) means the defaults of package tripwire.
+type Tripwires struct {
+	Set                bool // the flags were registered (coffer serve)
+	UserBytesPerDay    int64
+	UserFilesPerHour   int64
+	GlobalBytesPerDay  int64
+	GlobalFilesPerHour int64
+	AnomalyFactor      float64
+	OnLimit            string
+	OnAnomaly          string
+	OnCanary           string
+	ThrottleRate       int64
+	Webhook            string // https:// URL; "" = none
+	WebhookSecretFile  string
+}
+
+func (c *Config) tripwireFlags(fs *flag.FlagSet) {
+	t := &c.Tripwires
+	t.Set = true
+	fs.Int64Var(&t.UserBytesPerDay, "tripwire-user-bytes-per-day", 0, "download `bytes` a day per account that fire the volume tripwire (0 = no limit)")
+	fs.Int64Var(&t.UserFilesPerHour, "tripwire-user-files-per-hour", 0, "downloaded `files` an hour per account that fire the volume tripwire (0 = no limit)")
+	fs.Int64Var(&t.GlobalBytesPerDay, "tripwire-global-bytes-per-day", 0, "download `bytes` a day by all accounts that fire the volume tripwire (0 = no limit)")
+	fs.Int64Var(&t.GlobalFilesPerHour, "tripwire-global-files-per-hour", 0, "downloaded `files` an hour by all accounts that fire the volume tripwire (0 = no limit)")
+	fs.Float64Var(&t.AnomalyFactor, "tripwire-anomaly-factor", 10, "an account downloading this `factor` times its 14-day baseline in a day fires the anomaly tripwire (0 = off)")
+	fs.StringVar(&t.OnLimit, "tripwire-on-limit", "alert", "what the volume tripwire does: alert, throttle or suspend")
+	fs.StringVar(&t.OnAnomaly, "tripwire-on-anomaly", "alert", "what the anomaly tripwire does: alert, throttle or suspend")
+	fs.StringVar(&t.OnCanary, "tripwire-on-canary", "alert", "what reading or listing a canary file does: alert, throttle or suspend")
+	fs.Int64Var(&t.ThrottleRate, "tripwire-throttle-rate", 1<<20, "`bytes` a second of a throttled download")
+	fs.StringVar(&t.Webhook, "tripwire-webhook", "", "https:// `URL` to POST each alert to as JSON, signed in X-Coffer-Signature")
+	fs.StringVar(&t.WebhookSecretFile, "tripwire-webhook-secret-file", "", "`file` holding the webhook's HMAC-SHA256 secret (at least 16 bytes)")
+}

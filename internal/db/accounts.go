@@ -16,11 +16,12 @@ type User struct {
 	HomeFolderID  int64
 	QuotaBytes    int64 // of the home folder; 0 = unlimited
 	UsedBytes     int64
+	Suspended     time.Time // by a tripwire, pending an administrator's review; zero = not
 	Created       time.Time
 	Updated       time.Time
 }
 
-const userColumns = `u.id, u.name, u.password_hash, u.is_admin, u.disabled, u.password_login, u.home_folder_id, f.quota_bytes, f.used_bytes, u.created, u.updated`
+const userColumns = `u.id, u.name, u.password_hash, u.is_admin, u.disabled, u.password_login, u.home_folder_id, f.quota_bytes, f.used_bytes, u.created, u.updated, u.suspended`
 
 const (
 	qInsertHomeFolder  = `INSERT INTO folders (name, owner_id, quota_bytes, used_bytes, created) VALUES (NULL, NULL, $1, 0, $2) RETURNING id`
@@ -89,10 +90,10 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(s scanner) (User, error) {
 	var u User
-	var admin, disabled, pwLogin, created, updated int64
-	err := s.Scan(&u.ID, &u.Name, &u.PasswordHash, &admin, &disabled, &pwLogin, &u.HomeFolderID, &u.QuotaBytes, &u.UsedBytes, &created, &updated)
+	var admin, disabled, pwLogin, created, updated, suspended int64
+	err := s.Scan(&u.ID, &u.Name, &u.PasswordHash, &admin, &disabled, &pwLogin, &u.HomeFolderID, &u.QuotaBytes, &u.UsedBytes, &created, &updated, &suspended)
 	u.Admin, u.Disabled, u.PasswordLogin = admin != 0, disabled != 0, pwLogin != 0
-	u.Created, u.Updated = fromMicro(created), fromMicro(updated)
+	u.Created, u.Updated, u.Suspended = fromMicro(created), fromMicro(updated), fromMicro(suspended)
 	return u, err
 }
 

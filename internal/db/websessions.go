@@ -26,7 +26,8 @@ type WebSession struct {
 }
 
 const (
-	webSessionColumns = `s.id, s.user_id, u.name, u.is_admin, u.disabled, s.state, s.method, s.created, s.last_seen, s.expires, s.idle_timeout, s.authenticated_at, s.source_ip, s.user_agent`
+	// A suspended account's sessions are as dead as a disabled one's (docs/tripwires.md).
+	webSessionColumns = `s.id, s.user_id, u.name, u.is_admin, CASE WHEN u.disabled <> 0 OR u.suspended <> 0 THEN 1 ELSE 0 END, s.state, s.method, s.created, s.last_seen, s.expires, s.idle_timeout, s.authenticated_at, s.source_ip, s.user_agent`
 
 	qInsertWebSession       = `INSERT INTO web_sessions (id, user_id, secret_hash, state, method, created, last_seen, expires, idle_timeout, authenticated_at, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 	qWebSessionBySecret     = `SELECT ` + webSessionColumns + ` FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.secret_hash = $1`

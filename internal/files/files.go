@@ -21,6 +21,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 // Service implements the file use cases.
@@ -33,8 +34,9 @@ type Service struct {
 	now   func() time.Time
 
 	partialTTL  time.Duration
-	uploadLease time.Duration // see SetUploadLease
-	inlineMax   int64         // see SetInlineMax
+	uploadLease time.Duration     // see SetUploadLease
+	inlineMax   int64             // see SetInlineMax
+	trip        *tripwire.Service // see SetTripwires; nil: none
 }
 
 // New returns a Service.
@@ -88,6 +90,9 @@ func (s *Service) view(ctx context.Context, p auth.Principal) (view, error) {
 	}
 	if u.Disabled {
 		return view{}, errs.E(errs.Unauthenticated, "the account is disabled")
+	}
+	if !u.Suspended.IsZero() {
+		return view{}, errs.E(errs.Unauthenticated, auth.ErrSuspended)
 	}
 	grants, err := q.GrantsForUser(ctx, u.ID)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/blob"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 // Reader is an open file: decrypted, random-access plaintext. Every chunk read is
@@ -91,12 +92,20 @@ func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Rea
 	if e.IsDir {
 		return nil, errs.E(errs.IsDir, errs.Path(l.path), "is a directory")
 	}
+	trip, err := s.trip.Download(ctx, p, e.ID, l.path)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.openEntry(ctx, l, e)
 	if err != nil {
 		return nil, err
 	}
+	if trip.Rate > 0 {
+		r.r = tripwire.NewThrottled(ctx, r.r, trip.Rate)
+	}
 	r.Entry = s.entry(l, e, v.perm(l))
 	r.done = func(n int64, failure error) {
+		s.trip.Downloaded(ctx, p, n)
 		rec := record(p, audit.ActFileDownload, l.path)
 		rec.Bytes, rec.Result = n, audit.OK
 		if failure != nil {
@@ -222,6 +231,11 @@ func (s *Service) ListOrdered(ctx context.Context, p auth.Principal, path string
 			return nil, "", errs.E(op, errs.NotDir, errs.Path(l.path), "not a directory")
 		}
 		dirID = e.ID
+	}
+	if after == "" {
+		if err := s.trip.Listed(ctx, p, l.folder.ID, dirID, l.path); err != nil {
+			return nil, "", errs.E(op, err)
+		}
 	}
 	// One more than asked tells whether another page follows. The cursor is the last
 	// entry of the folder's own entries on this page, so the root's mount points (which

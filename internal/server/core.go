@@ -29,6 +29,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/notify"
 	"github.com/coffer-mft/coffer/internal/parcel"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 // Core is Coffer without its listeners: what the server and the admin commands share.
@@ -47,8 +48,9 @@ type Core struct {
 	Files     *files.Service
 	Accounts  *accounts.Service
 	Parcels   *parcel.Service
-	Mail      *notify.Outbox // nil: no mail server configured
+	Mail      *notify.Outbox    // nil: no mail server configured
 	Defender  *defender.Service // scores and bans client addresses, for every protocol
+	Tripwires *tripwire.Service
 
 	// leftoversAge is how long ago a blob store's temporary file or multipart upload
 	// must have been written or started for Maintain to take it for a crash's leftover.
@@ -113,6 +115,13 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	c.Files.SetUploadLease(cfg.UploadLease)
 	c.Accounts = accounts.New(c.DB, c.Audit, c.Auth)
 	c.Accounts.SetDefender(c.Defender)
+	policy, notifiers, err := tripwirePolicy(cfg.Tripwires)
+	if err != nil {
+		return errs.E(errs.Invalid, err)
+	}
+	c.Tripwires = tripwire.New(c.DB, c.Audit, c.Log, policy, notifiers...)
+	c.Files.SetTripwires(c.Tripwires)
+	c.Accounts.SetTripwires(c.Tripwires)
 	c.Parcels = parcel.New(c.DB, c.Files, c.Audit, c.Keys, c.Log, parcel.DefaultPolicy())
 	return c.openMail(env)
 }
@@ -265,6 +274,9 @@ func (c *Core) registerKeys(ctx context.Context) error {
 // Close releases everything Open acquired.
 func (c *Core) Close() error {
 	var err error
+	if c.Tripwires != nil {
+		c.Tripwires.Wait() // alerts under way to a webhook: bounded by its attempts and timeouts
+	}
 	if c.Blobs != nil {
 		err = errors.Join(err, c.Blobs.Close())
 	}

@@ -72,6 +72,8 @@ func (c *Core) ListenHTTPS() (*HTTPS, error) {
 		return nil, err
 	}
 	apiSrv := api.New(c.Files, c.Accounts, c.Auth, c.Log)
+	apiSrv.Tripwires = c.Tripwires
+	webSrv.Tripwires = c.Tripwires
 	apiSrv.EnableParcels(c.Parcels, c.Defender)
 	webSrv.EnableParcels(c.Parcels, apiSrv.RecipientRefused)
 	// The web page's scripts call the API with the session cookie.

@@ -35,6 +35,14 @@ func (s *Server) adminRoutes() {
 	m.Handle("GET "+a+"/audit", s.authed(s.auditList))
 	m.Handle("GET "+a+"/audit/verify", s.authed(s.auditVerify))
 	m.Handle("DELETE "+a+"/lockouts/{scope}/{subject}", s.authed(s.unlock))
+	// Tripwires (tripwires.go, docs/tripwires.md).
+	m.Handle("GET "+a+"/alerts", s.authed(s.listAlerts))
+	m.Handle("POST "+a+"/alerts/{id}/ack", s.authed(s.ackAlert))
+	m.Handle("DELETE "+a+"/suspensions/{name}", s.authed(s.liftSuspension))
+	m.Handle("GET "+a+"/canaries", s.authed(s.listCanaries))
+	m.Handle("PUT "+a+"/canaries", s.authed(s.setCanary(true)))
+	m.Handle("DELETE "+a+"/canaries", s.authed(s.setCanary(false)))
+	m.Handle("POST "+a+"/decoys", s.authed(s.createDecoy))
 	m.Handle("GET "+a+"/bans", s.authed(s.listBans))
 	m.Handle("DELETE "+a+"/bans/{ip}", s.authed(s.liftBan))
 }

@@ -400,6 +400,13 @@ func TestAdminForbidden(t *testing.T) {
 		{"GET", "/admin/users/{name}/keys"}:                  {"/admin/users/victim/keys", ""},
 		{"POST", "/admin/users/{name}/keys"}:                 {"/admin/users/victim/keys", `{"public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ6Ek6Crz6hJyQvdDRMNvDy3Dt9vGeWsLnKMl2a7bH+Y x"}`},
 		{"DELETE", "/admin/users/{name}/keys/{fingerprint}"}: {"/admin/users/victim/keys/SHA256:x", ""},
+		{"GET", "/admin/alerts"}:                             {"/admin/alerts", ""},
+		{"POST", "/admin/alerts/{id}/ack"}:                   {"/admin/alerts/1/ack", ""},
+		{"DELETE", "/admin/suspensions/{name}"}:              {"/admin/suspensions/victim", ""},
+		{"GET", "/admin/canaries"}:                           {"/admin/canaries", ""},
+		{"PUT", "/admin/canaries"}:                           {"/admin/canaries", `{"user":"victim","path":"/a"}`},
+		{"DELETE", "/admin/canaries"}:                        {"/admin/canaries", `{"user":"victim","path":"/a"}`},
+		{"POST", "/admin/decoys"}:                            {"/admin/decoys?user=victim&path=/bait", `{"bait":1}`},
 	}
 	for _, r := range sourceRoutes(t) {
 		if !strings.HasPrefix(r.pattern, "/admin/") {

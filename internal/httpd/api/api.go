@@ -27,6 +27,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/defender"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 // Prefix is where the API lives.
@@ -52,6 +53,8 @@ type Server struct {
 	SessionAuth func(r *http.Request) (p auth.Principal, ok bool, err error)
 
 	defender *defender.Service // scores refused parcel links (EnableParcels)
+	// Tripwires serves the alerts and suspensions endpoints; nil: they answer 404.
+	Tripwires *tripwire.Service
 }
 
 // New returns the API server.

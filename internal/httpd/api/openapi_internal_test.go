@@ -55,6 +55,9 @@ func TestSchemasMatchStructs(t *testing.T) {
 		"RecipientRequest":  {recipientRequest{}, false},
 		"UnlockRequest":     {unlockRequest{}, false},
 		"Ban":               {banJSON{}, true},
+		"Alert":             {alertOut{}, true},
+		"Canary":            {canaryOut{}, true},
+		"CanaryRequest":     {canaryRequest{}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			schema, ok := doc.Components.Schemas[name]

@@ -44,6 +44,9 @@ type adminData struct {
 	ChainProblem                  string
 	Parcels                       []adminParcelRow // everyone's parcels (admin_parcels.go)
 	Search                        string
+	Alerts                        []alertRow  // the Alerts tab (alerts.go)
+	Canaries                      []canaryRow // the Alerts tab
+	AllAlerts                     bool        // the Alerts tab shows acknowledged ones too
 }
 
 // adminOnly is signedIn for administrators; others get a plain refusal.

@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/parcel"
+	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
 //go:embed templates/*.html
@@ -45,14 +46,17 @@ type Server struct {
 	parcels  *parcel.Service // nil until EnableParcels
 	// recipientRefused scores a refused link in the defender (EnableParcels).
 	recipientRefused func(*http.Request, error)
-	hasE2E         bool // static/parcel-e2e.js is present
-	sessions       *auth.Web
-	log            *slog.Logger
-	version        string
-	assets         string // hash of the static files, for their URLs
-	pages          map[string]*template.Template
-	static         http.Handler
-	mux            *http.ServeMux
+	hasE2E           bool // static/parcel-e2e.js is present
+	sessions         *auth.Web
+	log              *slog.Logger
+	version          string
+	assets           string // hash of the static files, for their URLs
+	pages            map[string]*template.Template
+	static           http.Handler
+	mux              *http.ServeMux
+
+	// Tripwires serves the Alerts page (alerts.go); nil: the page says they are off.
+	Tripwires *tripwire.Service
 }
 
 // New returns the web server.
@@ -141,6 +145,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /admin/folders", s.adminOnly(s.foldersPage))
 	m.HandleFunc("POST /admin/folders", s.adminOnly(s.createFolder))
 	m.HandleFunc("POST /admin/grants", s.adminOnly(s.setGrant))
+	m.HandleFunc("GET /admin/alerts", s.adminOnly(s.alertsPage))
+	m.HandleFunc("POST /admin/alerts/ack", s.adminOnly(s.ackAlert))
+	m.HandleFunc("POST /admin/alerts/lift", s.adminOnly(s.liftSuspension))
+	m.HandleFunc("POST /admin/alerts/canary", s.adminOnly(s.setCanary))
+	m.HandleFunc("POST /admin/alerts/decoy", s.adminOnly(s.createDecoy))
 }
 
 // ServeHTTP adds the security headers every page gets, and refuses cross-origin
@@ -257,6 +266,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		code, msg := http.StatusUnauthorized, "The user name or password is wrong."
 		if errs.KindOf(err) == errs.Locked {
 			code, msg = http.StatusTooManyRequests, errs.Detail(err)
+		} else if errors.Is(err, auth.ErrSuspended) {
+			msg = "This account is suspended pending review after a download tripwire fired: ask an administrator to lift the suspension."
 		} else if k := errs.KindOf(err); k != errs.Unauthenticated && k != errs.NotFound {
 			s.log.Error("sign-in failed", "err", err)
 			code, msg = http.StatusInternalServerError, "Signing in is not possible right now; try again later or tell your administrator."
