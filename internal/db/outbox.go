@@ -37,6 +37,7 @@ const (
 	qCountMail    = `SELECT COUNT(*) FROM mail_outbox`
 	qUserEmail    = `SELECT email FROM users WHERE id = $1`
 	qSetUserEmail = `UPDATE users SET email = $2, updated = $3 WHERE id = $1`
+	qAdminEmails  = `SELECT email FROM users WHERE is_admin <> 0 AND disabled = 0 AND email <> '' ORDER BY name`
 )
 
 // InsertMail queues m. It reports false when a mail of the same topic is waiting already
@@ -103,6 +104,24 @@ func (q Q) UserEmail(ctx context.Context, id int64) (string, error) {
 	var e string
 	err := q.q.QueryRowContext(ctx, qUserEmail, id).Scan(&e)
 	return e, q.d.classify(err)
+}
+
+// AdminEmails returns the notification addresses of the enabled administrators.
+func (q Q) AdminEmails(ctx context.Context) ([]string, error) {
+	rows, err := q.q.QueryContext(ctx, qAdminEmails)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // SetUserEmail sets the address user id gets notifications at ("" = none). Errors: NotFound.

@@ -123,7 +123,13 @@ func (c *Core) open(ctx context.Context, env func(string) string) error {
 	c.Files.SetTripwires(c.Tripwires)
 	c.Accounts.SetTripwires(c.Tripwires)
 	c.Parcels = parcel.New(c.DB, c.Files, c.Audit, c.Keys, c.Log, parcel.DefaultPolicy())
-	return c.openMail(env)
+	if err := c.openMail(env); err != nil {
+		return err
+	}
+	if c.Mail != nil {
+		c.Tripwires.AddNotifier(alertMail{db: c.DB, out: c.Mail})
+	}
+	return nil
 }
 
 // BlobStore is a blob store as the core holds it: local or S3. Their housekeeping

@@ -2,15 +2,47 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/coffer-mft/coffer/internal/config"
+	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/notify"
 	"github.com/coffer-mft/coffer/internal/tripwire"
 )
 
+// alertMail e-mails each tripwire alert to every enabled administrator who has a
+// notification address (coffer user email), through the outbox: a mail server outage
+// delays the alert but does not lose it.
+type alertMail struct {
+	db  *db.DB
+	out *notify.Outbox
+}
+
+func (m alertMail) Notify(ctx context.Context, a db.Alert) error {
+	to, err := m.db.Q().AdminEmails(ctx)
+	if err != nil {
+		return err
+	}
+	subject := "Coffer alert: " + a.Kind
+	if a.Account != "" {
+		subject += " by " + a.Account
+	}
+	text := fmt.Sprintf("A tripwire fired on this Coffer server.\n\nWhat:    %s\nAccount: %s\nPath:    %s\nAction:  %s\nTime:    %s\n\n%s\n\n"+
+		"Review it under Administration → Alerts, where you can acknowledge it and lift a suspension (docs/tripwires.md).\n",
+		a.Kind, a.Account, a.Path, a.Action, a.At.UTC().Format(time.RFC1123), a.Detail)
+	for _, addr := range to {
+		if err := m.out.Send(ctx, addr, subject, text, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // tripwirePolicy builds the tripwires' policy and notifiers from the configuration.
-// E-mail alerts are not wired yet: a Notifier of package notify goes here.
+// E-mail (alertMail) is added once the outbox exists.
 func tripwirePolicy(t config.Tripwires) (tripwire.Policy, []tripwire.Notifier, error) {
 	p := tripwire.DefaultPolicy()
 	if !t.Set {

@@ -100,6 +100,9 @@ type Service struct {
 	sending   sync.WaitGroup
 }
 
+// AddNotifier adds n to the notifiers of each alert. Call it before serving.
+func (s *Service) AddNotifier(n Notifier) { s.notifiers = append(s.notifiers, n) }
+
 // New returns a Service enforcing policy and notifying notifiers of each alert.
 func New(d *db.DB, a *audit.Log, log *slog.Logger, policy Policy, notifiers ...Notifier) *Service {
 	return &Service{db: d, audit: a, log: log, policy: policy, notifiers: notifiers, now: time.Now}
