@@ -17,6 +17,11 @@ func Defend(d *defender.Service, log *slog.Logger, h http.Handler) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := d.Check(r.Context(), clientIP(r)); err != nil {
 			if errs.KindOf(err) != errs.Locked {
+				if r.URL.Path == HealthPath {
+					// The health check says itself which backend does not answer.
+					h.ServeHTTP(w, r)
+					return
+				}
 				log.Error("cannot check the address against the bans", "err", err)
 				writeProblem(w, r, http.StatusServiceUnavailable, "the server could not complete the request; try again later")
 				return
