@@ -143,3 +143,17 @@ func passwordProto(c Client) string {
 	}
 	return ProtoAPI
 }
+
+// AccessRefusal returns the message of err when the user's own limits (address,
+// protocol) refused it, else "": for front-ends that otherwise show a generic message.
+func AccessRefusal(err error) string {
+	if errors.Is(err, ErrAddressRefused) {
+		return ErrAddressRefused.Error()
+	}
+	for _, e := range errProtocol {
+		if errors.Is(err, e) {
+			return e.Error()
+		}
+	}
+	return ""
+}
