@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
@@ -27,6 +31,18 @@ func TestUserAccess(t *testing.T) {
 	core := c.core()
 	if _, err := core.Auth.Password(context.Background(), "alice", "correct horse battery staple", auth.Client{IP: "127.0.0.1", Protocol: audit.SFTP}); !errs.Is(errs.Unauthenticated, err) || auth.AccessRefusal(err) == "" {
 		t.Fatalf("sign-in from outside the list: %v", err)
+	}
+	// An SSH key from outside the list is refused too (counted nowhere: it is no guess).
+	pubKey, _, _ := ed25519.GenerateKey(rand.Reader)
+	pub, _ := ssh.NewPublicKey(pubKey)
+	if code, _, stderr := c.run(string(ssh.MarshalAuthorizedKey(pub)), "user", "key", "add", "alice", "--file", "-"); code != exitOK {
+		t.Fatal(stderr)
+	}
+	if _, err := core.Auth.PublicKey(context.Background(), "alice", pub, auth.Client{IP: "127.0.0.1", Protocol: audit.SFTP}); !errs.Is(errs.Unauthenticated, err) || auth.AccessRefusal(err) == "" {
+		t.Fatalf("key sign-in from outside the list: %v", err)
+	}
+	if _, err := core.Auth.PublicKey(context.Background(), "alice", pub, auth.Client{IP: "10.9.8.7", Protocol: audit.SFTP}); err != nil {
+		t.Fatalf("key sign-in from inside the list: %v", err)
 	}
 	if code, _, stderr := c.run("", "user", "access", "alice", "--allowed-ips", "10.0.0.0/99"); code == exitOK || !strings.Contains(stderr, "neither an address nor a CIDR prefix") {
 		t.Fatalf("bad CIDR: %d %q", code, stderr)

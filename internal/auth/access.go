@@ -48,6 +48,10 @@ func NormalAllowedIPs(list string) (string, error) {
 func parsePrefix(f string) (netip.Prefix, error) {
 	if strings.Contains(f, "/") {
 		p, err := netip.ParsePrefix(f)
+		if err == nil && p.Addr().Is4In6() && p.Bits() >= 96 {
+			// Clients' addresses are compared unmapped: so must the prefix be.
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
 		return p.Masked(), err
 	}
 	a, err := netip.ParseAddr(f)
