@@ -160,8 +160,8 @@ func (s *Service) Password(ctx context.Context, name, password string, c Client)
 // records (audited, toward the lockout) a failure. The user's own limits (address, proto)
 // refuse it whatever the password, with a message that says so: counted like a wrong
 // password, as for a disabled account, but never revealing whether the password was right.
-// On success it neither audits nor clears
-// the account's failures: that is for the caller, once the sign-in is complete.
+// On success it neither audits nor clears the account's failures: that is for the caller,
+// once the sign-in is complete.
 func (s *Service) verifyPassword(ctx context.Context, name, password, proto string, c Client, rec audit.Record) (db.User, error) {
 	if err := s.checkLocked(ctx, name, c, rec); err != nil {
 		return db.User{}, err
