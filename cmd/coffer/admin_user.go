@@ -29,6 +29,7 @@ func cmdUser(ctx context.Context, e env, args []string) int {
 		{"email", "set where an account's notifications are e-mailed", userEmail},
 		{"key", "manage the SSH public keys of an account (add, list, remove)", cmdUserKey},
 		{"password-login", "allow (--on) or forbid (--off) signing in with a password", userPasswordLogin},
+		{"access", "limit the addresses and protocols (web, api, sftp) an account may use", userAccess},
 		{"2fa", "show, reset or require two-factor sign-in (TOTP) for the web interface", cmdUser2FA},
 		{"session", "list and end a user's web sessions", cmdUserSession},
 	}, args)
@@ -162,6 +163,8 @@ func userShow(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(tw, "groups:\t%s\n", listOrNone(groups))
 		fmt.Fprintf(tw, "shared folders:\t%s\n", listOrNone(folderAccess(access)))
 		fmt.Fprintf(tw, "two-factor sign-in:\t%s\n", describe2FA(tf))
+		fmt.Fprintf(tw, "allowed addresses:\t%s\n", orAll(u.AllowedIPs, "anywhere"))
+		fmt.Fprintf(tw, "protocols:\t%s\n", orAll(u.Protocols, "all"))
 		fmt.Fprintf(tw, "web sessions:\t%d\n", len(sessions))
 		tw.Flush()
 		return exitOK

@@ -202,6 +202,8 @@ type UserUpdate struct {
 	Password      *string
 	PasswordLogin *bool   // false: the user signs in with SSH keys (and API tokens) only
 	Email         *string // where notifications go (docs/notify.md); "" = none
+	AllowedIPs    *string // comma-separated CIDR prefixes the user may sign in from; "" = anywhere
+	Protocols     *string // comma-separated subset of web,api,sftp; "" = all
 }
 
 // UpdateUser changes an account (administrators only). The last enabled administrator can be neither disabled
@@ -251,6 +253,9 @@ func (s *Service) updateUser(ctx context.Context, actor auth.Principal, name str
 		if err := checkEmail(*up.Email); err != nil {
 			return db.User{}, errs.E(op, err)
 		}
+	}
+	if err := normalAccess(&up); err != nil {
+		return db.User{}, errs.E(op, err)
 	}
 	rec := record(actor, action, name)
 	rec.Detail = describe(up)
@@ -302,6 +307,16 @@ func (s *Service) updateUser(ctx context.Context, actor auth.Principal, name str
 				return err
 			}
 		}
+		if up.AllowedIPs != nil {
+			if err := q.SetAllowedIPs(ctx, u.ID, *up.AllowedIPs); err != nil {
+				return err
+			}
+		}
+		if up.Protocols != nil {
+			if err := q.SetProtocols(ctx, u.ID, *up.Protocols); err != nil {
+				return err
+			}
+		}
 		if endsSessions(up) {
 			n, err := q.DeleteUserWebSessions(ctx, u.ID)
 			if err != nil {
@@ -321,6 +336,26 @@ func (s *Service) updateUser(ctx context.Context, actor auth.Principal, name str
 		s.trip.Widened(ctx, actor, tripwire.Admin, name, "a user was made an administrator")
 	}
 	return u, nil
+}
+
+// normalAccess checks the per-user limits of up and puts them in canonical form. They
+// need not end sessions or revoke tokens: every sign-in and every use checks them.
+func normalAccess(up *UserUpdate) error {
+	if up.AllowedIPs != nil {
+		v, err := auth.NormalAllowedIPs(*up.AllowedIPs)
+		if err != nil {
+			return err
+		}
+		up.AllowedIPs = &v
+	}
+	if up.Protocols != nil {
+		v, err := auth.NormalProtocols(*up.Protocols)
+		if err != nil {
+			return err
+		}
+		up.Protocols = &v
+	}
+	return nil
 }
 
 // endsSessions reports whether up ends all the user's web sessions: a new password (the
@@ -345,6 +380,12 @@ func describe(up UserUpdate) string {
 	}
 	if up.PasswordLogin != nil {
 		s += fmt.Sprintf("password_login=%v ", *up.PasswordLogin)
+	}
+	if up.AllowedIPs != nil {
+		s += fmt.Sprintf("allowed_ips=%q ", *up.AllowedIPs)
+	}
+	if up.Protocols != nil {
+		s += fmt.Sprintf("protocols=%q ", *up.Protocols)
 	}
 	if up.Email != nil {
 		s += fmt.Sprintf("email=%q ", *up.Email)

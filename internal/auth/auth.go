@@ -126,7 +126,7 @@ var ErrPasswordNeeds2FA = errors.New("this account uses two-step verification, s
 func (s *Service) Password(ctx context.Context, name, password string, c Client) (Principal, error) {
 	const op = errs.Op("auth.Password")
 	rec := audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActLogin, Detail: "password"}
-	u, err := s.verifyPassword(ctx, name, password, c, rec)
+	u, err := s.verifyPassword(ctx, name, password, passwordProto(c), c, rec)
 	if err != nil {
 		return Principal{}, errs.E(op, err)
 	}
@@ -157,9 +157,12 @@ func (s *Service) Password(ctx context.Context, name, password string, c Client)
 }
 
 // verifyPassword checks name's password, refusing locked-out accounts and addresses, and
-// records (audited, toward the lockout) a failure. On success it neither audits nor clears
-// the account's failures: that is for the caller, once the sign-in is complete.
-func (s *Service) verifyPassword(ctx context.Context, name, password string, c Client, rec audit.Record) (db.User, error) {
+// records (audited, toward the lockout) a failure. The user's own limits (address, proto)
+// refuse it whatever the password, with a message that says so: counted like a wrong
+// password, as for a disabled account, but never revealing whether the password was right.
+// On success it neither audits nor clears the account's failures: that is for the caller,
+// once the sign-in is complete.
+func (s *Service) verifyPassword(ctx context.Context, name, password, proto string, c Client, rec audit.Record) (db.User, error) {
 	if err := s.checkLocked(ctx, name, c, rec); err != nil {
 		return db.User{}, err
 	}
@@ -177,7 +180,16 @@ func (s *Service) verifyPassword(ctx context.Context, name, password string, c C
 		return db.User{}, cerr
 	}
 	kind := defender.LoginFailed
+	var refused error
+	if err == nil {
+		var why string
+		if why, refused = access(u.AllowedIPs, u.Protocols, proto, c); refused != nil {
+			rec.Detail += ": " + why
+			ok = false
+		}
+	}
 	switch {
+	case refused != nil:
 	case err != nil:
 		rec.Detail += ": no such user"
 		kind = defender.UnknownUser
@@ -194,7 +206,11 @@ func (s *Service) verifyPassword(ctx context.Context, name, password string, c C
 		ok = false
 	}
 	if !ok {
-		return db.User{}, s.fail(ctx, name, c, rec, kind)
+		ferr := s.fail(ctx, name, c, rec, kind)
+		if refused != nil && errs.Is(errs.Unauthenticated, ferr) {
+			return db.User{}, errs.E(errs.Unauthenticated, refused)
+		}
+		return db.User{}, ferr
 	}
 	if err := s.refuseSuspended(ctx, u, rec); err != nil {
 		return db.User{}, err
@@ -363,10 +379,13 @@ func (s *Service) Token(ctx context.Context, token string, c Client) (Principal,
 	if err := s.checkLocked(ctx, "", c, rec); err != nil {
 		return Principal{}, errs.E(op, err)
 	}
-	reject := func(detail string) (Principal, error) {
+	refuse := func(detail string, err error) (Principal, error) {
 		rec.Detail = "bearer token: " + detail
 		_ = s.fail(ctx, "", c, rec, defender.BadToken)
-		return Principal{}, errs.E(op, errs.Unauthenticated, "invalid, expired or revoked API token: create a new one with POST /api/v1/tokens")
+		return Principal{}, errs.E(op, errs.Unauthenticated, err)
+	}
+	reject := func(detail string) (Principal, error) {
+		return refuse(detail, errors.New("invalid, expired or revoked API token: create a new one with POST /api/v1/tokens"))
 	}
 	rest, ok := strings.CutPrefix(token, tokenPrefix)
 	id, secret, ok2 := strings.Cut(rest, "_")
@@ -400,6 +419,10 @@ func (s *Service) Token(ctx context.Context, token string, c Client) (Principal,
 	}
 	if err := s.refuseSuspended(ctx, u, rec); err != nil {
 		return Principal{}, errs.E(op, err)
+	}
+	// Like a disabled account's token: counted against the address.
+	if why, err := access(u.AllowedIPs, u.Protocols, ProtoAPI, c); err != nil {
+		return refuse(why+" (token "+t.ID+")", err)
 	}
 	if now.Sub(t.LastUsed) > time.Minute {
 		_ = s.db.Q().TouchToken(ctx, t.ID, now) // best effort: a failed touch must not fail the request

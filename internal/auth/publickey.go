@@ -41,6 +41,9 @@ func (s *Service) PublicKey(ctx context.Context, name string, key ssh.PublicKey,
 	if err := s.refuseSuspended(ctx, u, rec); err != nil {
 		return Principal{}, errs.E(op, err)
 	}
+	if err := s.refuseAccess(ctx, u.AllowedIPs, u.Protocols, ProtoSFTP, c, rec); err != nil {
+		return Principal{}, errs.E(op, err)
+	}
 	return Principal{UserID: u.ID, Name: u.Name, Admin: u.Admin, Protocol: c.Protocol, SourceIP: c.IP}, nil
 }
 

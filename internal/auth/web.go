@@ -224,7 +224,7 @@ func (w *Web) SignIn(ctx context.Context, name, password string, c Client) (stri
 	const op = errs.Op("auth.SignIn")
 	rec := webRecord(c, name, audit.ActLogin)
 	rec.Detail = "password"
-	u, err := w.auth.verifyPassword(ctx, name, password, c, rec)
+	u, err := w.auth.verifyPassword(ctx, name, password, ProtoWeb, c, rec)
 	if err != nil {
 		return "", WebSession{}, errs.E(op, err)
 	}
@@ -275,7 +275,9 @@ func (w *Web) SignIn(ctx context.Context, name, password string, c Client) (stri
 
 // live returns the session whose cookie value is secret if it is live: not expired,
 // idle or of a disabled user. It deletes a dead one and records activity on a live one.
-func (w *Web) live(ctx context.Context, secret string) (db.WebSession, error) {
+// The user's own limits (address, protocol) refuse a session used from elsewhere, audited,
+// without ending it.
+func (w *Web) live(ctx context.Context, secret string, c Client) (db.WebSession, error) {
 	hash, ok := sessionHash(secret)
 	if !ok {
 		return db.WebSession{}, errNoSession
@@ -301,6 +303,11 @@ func (w *Web) live(ctx context.Context, secret string) (db.WebSession, error) {
 		_ = q.DeleteWebSession(context.WithoutCancel(ctx), r.ID)
 		return db.WebSession{}, dead
 	}
+	rec := webRecord(c, r.UserName, audit.ActLogin)
+	rec.Target, rec.Detail = "session "+r.ID, "web session"
+	if err := w.auth.refuseAccess(ctx, r.AllowedIPs, r.Protocols, ProtoWeb, c, rec); err != nil {
+		return db.WebSession{}, err
+	}
 	if now.Sub(r.LastSeen) >= w.policy.Touch {
 		// Best effort, like API tokens: a failed touch must not fail the request.
 		if q.TouchWebSession(ctx, r.ID, now) == nil {
@@ -315,7 +322,7 @@ func (w *Web) live(ctx context.Context, secret string) (db.WebSession, error) {
 // user, or not complete: see PendingSession).
 func (w *Web) Session(ctx context.Context, secret string, c Client) (WebSession, error) {
 	const op = errs.Op("auth.Session")
-	r, err := w.live(ctx, secret)
+	r, err := w.live(ctx, secret, c)
 	if err != nil {
 		return WebSession{}, errs.E(op, err)
 	}
@@ -333,7 +340,7 @@ func (w *Web) Session(ctx context.Context, secret string, c Client) (WebSession,
 // for the pages of a sign-in in progress (the second factor, enrolment). Only
 // Principal, set for complete sessions alone, authorises anything. Errors: Unauthenticated.
 func (w *Web) PendingSession(ctx context.Context, secret string, c Client) (WebSession, error) {
-	r, err := w.live(ctx, secret)
+	r, err := w.live(ctx, secret, c)
 	if err != nil {
 		return WebSession{}, errs.E(errs.Op("auth.PendingSession"), err)
 	}
@@ -380,7 +387,7 @@ func (w *Web) ReAuthenticate(ctx context.Context, secret, password string, c Cli
 	}
 	rec := webRecord(c, s.UserName, audit.ActSessionReauth)
 	rec.Target, rec.Detail = "session "+s.ID, "password"
-	u, err := w.auth.verifyPassword(ctx, s.UserName, password, c, rec)
+	u, err := w.auth.verifyPassword(ctx, s.UserName, password, ProtoWeb, c, rec)
 	if err != nil {
 		return errs.E(op, err)
 	}

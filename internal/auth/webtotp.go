@@ -32,7 +32,7 @@ func totpBinding(userID int64) []byte { return []byte("user " + strconv.FormatIn
 // factor), Integrity (the stored key does not open).
 func (w *Web) SecondFactor(ctx context.Context, secret, code string, c Client) (string, error) {
 	const op = errs.Op("auth.SecondFactor")
-	r, err := w.live(ctx, secret)
+	r, err := w.live(ctx, secret, c)
 	if err != nil {
 		return "", errs.E(op, err)
 	}
@@ -181,7 +181,7 @@ func (w *Web) BeginTOTP(ctx context.Context, secret string, c Client) (TOTPEnrol
 // enrolling returns the live session of secret if it may set up TOTP: complete (with a
 // recent password entry when fresh is set) or StateMustEnrol.
 func (w *Web) enrolling(ctx context.Context, secret string, c Client, fresh bool) (db.WebSession, error) {
-	r, err := w.live(ctx, secret)
+	r, err := w.live(ctx, secret, c)
 	if err != nil {
 		return r, err
 	}

@@ -17,11 +17,13 @@ type User struct {
 	QuotaBytes    int64 // of the home folder; 0 = unlimited
 	UsedBytes     int64
 	Suspended     time.Time // by a tripwire, pending an administrator's review; zero = not
+	AllowedIPs    string    // comma-separated CIDR prefixes the user may sign in from; "" = anywhere
+	Protocols     string    // comma-separated subset of web,api,sftp the user may use; "" = all
 	Created       time.Time
 	Updated       time.Time
 }
 
-const userColumns = `u.id, u.name, u.password_hash, u.is_admin, u.disabled, u.password_login, u.home_folder_id, f.quota_bytes, f.used_bytes, u.created, u.updated, u.suspended`
+const userColumns = `u.id, u.name, u.password_hash, u.is_admin, u.disabled, u.password_login, u.home_folder_id, f.quota_bytes, f.used_bytes, u.created, u.updated, u.suspended, u.allowed_ips, u.protocols`
 
 const (
 	qInsertHomeFolder  = `INSERT INTO folders (name, owner_id, quota_bytes, used_bytes, created) VALUES (NULL, NULL, $1, 0, $2) RETURNING id`
@@ -33,6 +35,8 @@ const (
 	qSetPassword       = `UPDATE users SET password_hash = $2, updated = $3 WHERE id = $1`
 	qSetDisabled       = `UPDATE users SET disabled = $2, updated = $3 WHERE id = $1`
 	qSetAdmin          = `UPDATE users SET is_admin = $2, updated = $3 WHERE id = $1`
+	qSetAllowedIPs     = `UPDATE users SET allowed_ips = $2, updated = $3 WHERE id = $1`
+	qSetProtocols      = `UPDATE users SET protocols = $2, updated = $3 WHERE id = $1`
 	qSetUserQuota      = `UPDATE folders SET quota_bytes = $2 WHERE id = (SELECT home_folder_id FROM users WHERE id = $1)`
 	qCountAdmins       = `SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0`
 	qCountUsers        = `SELECT COUNT(*) FROM users`
@@ -91,7 +95,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanUser(s scanner) (User, error) {
 	var u User
 	var admin, disabled, pwLogin, created, updated, suspended int64
-	err := s.Scan(&u.ID, &u.Name, &u.PasswordHash, &admin, &disabled, &pwLogin, &u.HomeFolderID, &u.QuotaBytes, &u.UsedBytes, &created, &updated, &suspended)
+	err := s.Scan(&u.ID, &u.Name, &u.PasswordHash, &admin, &disabled, &pwLogin, &u.HomeFolderID, &u.QuotaBytes, &u.UsedBytes, &created, &updated, &suspended, &u.AllowedIPs, &u.Protocols)
 	u.Admin, u.Disabled, u.PasswordLogin = admin != 0, disabled != 0, pwLogin != 0
 	u.Created, u.Updated, u.Suspended = fromMicro(created), fromMicro(updated), fromMicro(suspended)
 	return u, err
@@ -155,6 +159,18 @@ func (q Q) SetDisabled(ctx context.Context, userID int64, disabled bool) error {
 // SetAdmin grants or removes the administrator role. Errors: NotFound.
 func (q Q) SetAdmin(ctx context.Context, userID int64, admin bool) error {
 	return q.execOne(ctx, qSetAdmin, userID, flag(admin), micro(time.Now()))
+}
+
+// SetAllowedIPs sets the addresses a user may sign in from (validated by the caller;
+// "" = anywhere). Errors: NotFound.
+func (q Q) SetAllowedIPs(ctx context.Context, userID int64, list string) error {
+	return q.execOne(ctx, qSetAllowedIPs, userID, list, micro(time.Now()))
+}
+
+// SetProtocols sets the protocols a user may use (validated by the caller; "" = all).
+// Errors: NotFound.
+func (q Q) SetProtocols(ctx context.Context, userID int64, list string) error {
+	return q.execOne(ctx, qSetProtocols, userID, list, micro(time.Now()))
 }
 
 // SetUserQuota sets the quota of a user's home folder (0 = unlimited). Errors: NotFound.

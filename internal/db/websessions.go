@@ -14,6 +14,8 @@ type WebSession struct {
 	UserName        string // joined from users
 	Admin           bool   // joined from users: the role now, not at sign-in
 	Disabled        bool   // joined from users
+	AllowedIPs      string // joined from users (see User)
+	Protocols       string // joined from users (see User)
 	State           string // "totp", "enrol" or "ok" (see package auth)
 	Method          string
 	Created         time.Time
@@ -27,7 +29,7 @@ type WebSession struct {
 
 const (
 	// A suspended account's sessions are as dead as a disabled one's (docs/tripwires.md).
-	webSessionColumns = `s.id, s.user_id, u.name, u.is_admin, CASE WHEN u.disabled <> 0 OR u.suspended <> 0 THEN 1 ELSE 0 END, s.state, s.method, s.created, s.last_seen, s.expires, s.idle_timeout, s.authenticated_at, s.source_ip, s.user_agent`
+	webSessionColumns = `s.id, s.user_id, u.name, u.is_admin, CASE WHEN u.disabled <> 0 OR u.suspended <> 0 THEN 1 ELSE 0 END, s.state, s.method, s.created, s.last_seen, s.expires, s.idle_timeout, s.authenticated_at, s.source_ip, s.user_agent, u.allowed_ips, u.protocols`
 
 	qInsertWebSession       = `INSERT INTO web_sessions (id, user_id, secret_hash, state, method, created, last_seen, expires, idle_timeout, authenticated_at, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 	qWebSessionBySecret     = `SELECT ` + webSessionColumns + ` FROM web_sessions s JOIN users u ON u.id = s.user_id WHERE s.secret_hash = $1`
@@ -59,7 +61,7 @@ func scanWebSession(s scanner) (WebSession, error) {
 	var w WebSession
 	var admin, disabled, created, seen, expires, idle, authAt int64
 	err := s.Scan(&w.ID, &w.UserID, &w.UserName, &admin, &disabled, &w.State, &w.Method,
-		&created, &seen, &expires, &idle, &authAt, &w.SourceIP, &w.UserAgent)
+		&created, &seen, &expires, &idle, &authAt, &w.SourceIP, &w.UserAgent, &w.AllowedIPs, &w.Protocols)
 	w.Admin, w.Disabled = admin != 0, disabled != 0
 	w.Created, w.LastSeen, w.Expires, w.AuthenticatedAt = fromMicro(created), fromMicro(seen), fromMicro(expires), fromMicro(authAt)
 	w.IdleTimeout = time.Duration(idle) * time.Microsecond

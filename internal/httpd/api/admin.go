@@ -81,6 +81,8 @@ type user struct {
 	Admin         bool      `json:"admin"`
 	Disabled      bool      `json:"disabled"`
 	PasswordLogin bool      `json:"password_login"`
+	AllowedIPs    string    `json:"allowed_ips"`
+	Protocols     string    `json:"protocols"`
 	QuotaBytes    int64     `json:"quota_bytes"`
 	UsedBytes     int64     `json:"used_bytes"`
 	Created       time.Time `json:"created"`
@@ -88,7 +90,7 @@ type user struct {
 }
 
 func userOut(u db.User) user {
-	return user{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, PasswordLogin: u.PasswordLogin, QuotaBytes: u.QuotaBytes, UsedBytes: u.UsedBytes, Created: u.Created}
+	return user{Name: u.Name, Admin: u.Admin, Disabled: u.Disabled, PasswordLogin: u.PasswordLogin, AllowedIPs: u.AllowedIPs, Protocols: u.Protocols, QuotaBytes: u.QuotaBytes, UsedBytes: u.UsedBytes, Created: u.Created}
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -148,6 +150,8 @@ type updateUserRequest struct {
 	QuotaBytes    *int64  `json:"quota_bytes"`
 	Password      *string `json:"password"`
 	PasswordLogin *bool   `json:"password_login"`
+	AllowedIPs    *string `json:"allowed_ips"`
+	Protocols     *string `json:"protocols"`
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -156,7 +160,8 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return err
 	}
 	u, err := s.accounts.UpdateUser(r.Context(), p, r.PathValue("name"),
-		accounts.UserUpdate{Admin: req.Admin, Disabled: req.Disabled, Quota: req.QuotaBytes, Password: req.Password, PasswordLogin: req.PasswordLogin})
+		accounts.UserUpdate{Admin: req.Admin, Disabled: req.Disabled, Quota: req.QuotaBytes, Password: req.Password, PasswordLogin: req.PasswordLogin,
+			AllowedIPs: req.AllowedIPs, Protocols: req.Protocols})
 	if err != nil {
 		return err
 	}

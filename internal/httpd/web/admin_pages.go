@@ -74,6 +74,7 @@ func (s *Server) chainStatus(r *http.Request, p auth.Principal, d *adminData) {
 // userEdit is the page of one user.
 type userEdit struct {
 	Name, Used, QuotaGB, Created   string
+	AllowedIPs, Protocols          string // the per-user limits; "" = none
 	Admin, Disabled, PasswordLogin bool
 	RequiredOfUser, RequiredOfAll  bool
 	TwoFactorOn                    bool
@@ -119,7 +120,8 @@ func (s *Server) renderUser(w http.ResponseWriter, r *http.Request, p auth.Princ
 		return
 	}
 	e := &userEdit{Name: u.Name, Used: formatBytes(u.UsedBytes), QuotaGB: strconv.FormatFloat(float64(u.QuotaBytes)/1e9, 'f', -1, 64),
-		Created: formatTime(u.Created), Admin: u.Admin, Disabled: u.Disabled, PasswordLogin: u.PasswordLogin}
+		Created: formatTime(u.Created), Admin: u.Admin, Disabled: u.Disabled, PasswordLogin: u.PasswordLogin,
+		AllowedIPs: u.AllowedIPs, Protocols: u.Protocols}
 	if tf, err := s.accounts.TwoFactor(ctx, p, name); err == nil {
 		e.RequiredOfUser, e.RequiredOfAll, e.TwoFactorOn = tf.RequiredOfUser, tf.RequiredOfAll, tf.Active()
 		e.TwoFactorSince = formatTime(tf.Enrolled)
@@ -146,10 +148,12 @@ func (s *Server) saveUser(w http.ResponseWriter, r *http.Request, p auth.Princip
 		return
 	}
 	admin, pwLogin := r.PostFormValue("admin") == "on", r.PostFormValue("password_login") == "on"
+	ips, protos := r.PostFormValue("allowed_ips"), r.PostFormValue("protocols")
 	ctx := r.Context()
 	before, err := s.accounts.User(ctx, p, name)
 	if err == nil {
-		_, err = s.accounts.UpdateUser(ctx, p, name, accounts.UserUpdate{Admin: &admin, Quota: &quota, PasswordLogin: &pwLogin})
+		_, err = s.accounts.UpdateUser(ctx, p, name, accounts.UserUpdate{Admin: &admin, Quota: &quota, PasswordLogin: &pwLogin,
+			AllowedIPs: &ips, Protocols: &protos})
 	}
 	if err == nil {
 		var tf accounts.TwoFactor

@@ -268,6 +268,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			code, msg = http.StatusTooManyRequests, errs.Detail(err)
 		} else if errors.Is(err, auth.ErrSuspended) {
 			msg = "This account is suspended pending review after a download tripwire fired: ask an administrator to lift the suspension."
+		} else if why := auth.AccessRefusal(err); why != "" {
+			msg = strings.ToUpper(why[:1]) + why[1:] + "."
 		} else if k := errs.KindOf(err); k != errs.Unauthenticated && k != errs.NotFound {
 			s.log.Error("sign-in failed", "err", err)
 			code, msg = http.StatusInternalServerError, "Signing in is not possible right now; try again later or tell your administrator."
