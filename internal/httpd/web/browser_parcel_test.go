@@ -183,11 +183,14 @@ func TestBrowserParcels(t *testing.T) {
 	)
 	step(rctx, "upload listed", chromedp.WaitVisible(chromedp.CSS(`#parcel-files tr[data-file]`)))
 	step(rctx, "finished", chromedp.Click(chromedp.CSS(`#finished`)), chromedp.WaitVisible(chromedp.CSS(`.alert.ok`)))
-	step(ctx, "what arrived",
-		chromedp.Navigate(e.URL+"/parcels/"),
-		chromedp.Click(chromedp.CSS(`#parcels tbody tr:first-child td.name a`)),
-		chromedp.WaitVisible(chromedp.CSS(`#owner-files a[download]`)),
-	)
+	step(ctx, "my parcels", chromedp.Navigate(e.URL+"/parcels/"), chromedp.WaitVisible(chromedp.CSS(`#parcels`)))
+	// The request by its subject, not by its row: two parcels made in the same second
+	// may be listed in either order.
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#parcels td.name a")].find(a => a.textContent.includes("Signed contract")).getAttribute("href")`))
+	if err != nil {
+		t.Fatalf("the request in my parcels: %v", err)
+	}
+	step(ctx, "what arrived", chromedp.Navigate(e.URL+href), chromedp.WaitVisible(chromedp.CSS(`#owner-files a[download]`)))
 	if got := download(t, ctx, `#owner-files a[download]`); !bytes.Equal(got, big) {
 		t.Fatalf("the requester downloaded %d bytes, want %d", len(got), len(big))
 	}
