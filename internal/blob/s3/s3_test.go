@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -363,6 +364,28 @@ func TestAbortStale(t *testing.T) {
 	}
 	if n := len(incomplete(t, c, cfg.Bucket)); n != len(foreign)+1 {
 		t.Fatalf("%d multipart uploads, want %d", n, len(foreign)+1)
+	}
+	// Parts go up in the background: wait until the first one has landed, as it had long
+	// before any real crash's leftover is aborted. (A part still in flight while the upload
+	// is aborted can bring the upload back on versitygw, and Commit then succeeds.)
+	res, err := c.ListMultipartUploads(ctx, cfg.Bucket, "", "", "", "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range res.Uploads {
+		if slices.Contains(foreign, u.Key) {
+			continue
+		}
+		for deadline := time.Now().Add(time.Minute); ; {
+			parts, err := c.ListObjectParts(ctx, cfg.Bucket, u.Key, u.UploadID, 0, 10)
+			if err == nil && len(parts.ObjectParts) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the first part never landed: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 
 	if n, err := s.AbortStale(ctx, time.Hour); n != 0 || err != nil {
