@@ -32,14 +32,8 @@ type Reader struct {
 
 // ReadAt reads plaintext at off (io.ReaderAt semantics).
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
-	n, err := r.readAt(p, off)
-	r.n.Add(int64(n))
-	return n, err
-}
-
-// readAt is ReadAt without counting the bytes read.
-func (r *Reader) readAt(p []byte, off int64) (int, error) {
 	n, err := r.r.ReadAt(p, off)
+	r.n.Add(int64(n))
 	if err != nil && err != io.EOF {
 		err = errs.E(errs.Op("files.Read"), errs.Path(r.Entry.Path), err)
 	}

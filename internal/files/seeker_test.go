@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"testing"
 	"testing/iotest"
-	"time"
 )
 
 // readerOver builds a Reader over plaintext without a store, to test Seeker alone.
@@ -44,43 +43,5 @@ func TestSeeker(t *testing.T) {
 	}
 	if pos, _ := s.Seek(-10, io.SeekEnd); pos != int64(len(data))-10 {
 		t.Fatalf("SeekEnd: %d", pos)
-	}
-}
-
-// offsetsAsked is a ReaderAt over b that reports the offset of every read on asked.
-type offsetsAsked struct {
-	b     []byte
-	asked chan int64
-}
-
-func (o offsetsAsked) ReadAt(p []byte, off int64) (int, error) {
-	o.asked <- off
-	return bytes.NewReader(o.b).ReadAt(p, off)
-}
-
-// Once a reader moves on from one block to the next, the block after that is read
-// before it is asked for, and counted as read only when it is served.
-func TestSeekerReadsAhead(t *testing.T) {
-	data := make([]byte, 4*ReadAheadSize)
-	src := offsetsAsked{b: data, asked: make(chan int64, 8)}
-	r := &Reader{Entry: Entry{Size: int64(len(data))}, r: src}
-	s := r.Seeker()
-	p := make([]byte, ReadAheadSize+1) // the whole first block and one byte of the second
-	if _, err := io.ReadFull(s, p); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []int64{0, ReadAheadSize, 2 * ReadAheadSize} {
-		select {
-		case got := <-src.asked:
-			if got != want {
-				t.Fatalf("read at %d, want %d", got, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no read at %d", want)
-		}
-	}
-	s.Close()
-	if n := r.n.Load(); n != 2*ReadAheadSize {
-		t.Errorf("%d bytes counted as read, want the two blocks served (%d)", n, 2*ReadAheadSize)
 	}
 }

@@ -162,11 +162,9 @@ func (s *Server) serveReader(w http.ResponseWriter, r *http.Request, f *files.Re
 	e := f.Entry
 	rc := http.NewResponseController(w)
 	rc.SetWriteDeadline(time.Time{})
-	seeker := f.Seeker()
-	src := &readFailure{ReadSeeker: seeker}
+	src := &readFailure{ReadSeeker: f.Seeker()}
 	dw := &deferredWriter{w: w}
 	http.ServeContent(dw, r, "", e.Modified, src)
-	seeker.Close()
 	failure := src.err
 	if failure == nil && r.Context().Err() != nil {
 		failure = errs.E(errs.Canceled, "the client disconnected")
