@@ -18,6 +18,7 @@ func TestTripwireAlertMailed(t *testing.T) {
 	if _, _, err := e.Core.Accounts.CreateUser(context.Background(), accounts.LocalAdmin("ops"), accounts.NewUser{Name: "root2", Password: "a long enough password", Admin: true}); err != nil {
 		t.Fatal(err)
 	}
+	e.Core.Tripwires.Wait() // alerts notify in the background
 	n, err := e.Core.Mail.Deliver(context.Background())
 	if err != nil || n == 0 {
 		t.Fatalf("delivered %d, %v", n, err)
