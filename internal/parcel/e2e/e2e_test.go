@@ -129,7 +129,8 @@ func TestPassphraseAndManifest(t *testing.T) {
 	if err != nil || back != s {
 		t.Fatalf("ParseFragment: %v", err)
 	}
-	for _, bad := range []string{"", "#", "e1.", "e2." + s.Fragment()[3:], s.Fragment()[:20]} {
+	fr := s.Fragment()
+	for _, bad := range []string{"", "#", "e1.", "e2." + fr[3:], fr[:20], fr[:20] + "\r" + fr[21:], fr[:20] + "\n" + fr[20:]} {
 		if _, err := e2e.ParseFragment(bad); err == nil {
 			t.Errorf("ParseFragment(%q) accepted", bad)
 		}
