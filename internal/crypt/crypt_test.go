@@ -37,8 +37,14 @@ func randomBytes(t testing.TB, n int) []byte {
 // pieces of odd sizes to exercise the chunk boundaries.
 func encrypt(t testing.TB, kr *Keyring, plaintext []byte) (header, payload []byte) {
 	t.Helper()
+	return encryptSuite(t, kr, plaintext, writeSuite)
+}
+
+// encryptSuite is encrypt with the payload cipher s.
+func encryptSuite(t testing.TB, kr *Keyring, plaintext []byte, s suite) (header, payload []byte) {
+	t.Helper()
 	var buf bytes.Buffer
-	header, w, err := kr.Encrypt(&buf, nil)
+	header, w, err := kr.encrypt(&buf, nil, s)
 	if err != nil {
 		t.Fatalf("Encrypt: %v", err)
 	}

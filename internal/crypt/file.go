@@ -13,7 +13,7 @@ import (
 
 const (
 	chunkSize = 64 << 10 // plaintext bytes per STREAM chunk
-	tagSize   = 16       // Poly1305 tag per chunk
+	tagSize   = 16       // authentication tag per chunk (Poly1305 or GCM)
 	nonceSize = 16       // payload nonce, the first bytes of the payload
 )
 
@@ -55,11 +55,11 @@ func (k *Keyring) Open(header []byte, payload io.ReaderAt, payloadSize int64) (r
 	if !bytes.Equal(canonical, header) {
 		return nil, 0, errs.E(op, errs.Integrity, "the stored header has been altered (it is not in age's canonical form)")
 	}
-	fileKey, err := age.DecryptHeader(header, identity{k})
+	fileKey, s, err := k.unwrap(header)
 	if err != nil {
 		return nil, 0, openError(op, err)
 	}
-	cr, err := newChunkReader(fileKey, payload, payloadSize)
+	cr, err := newChunkReader(fileKey, s, payload, payloadSize)
 	if err != nil {
 		return nil, 0, openError(op, err)
 	}

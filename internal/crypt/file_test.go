@@ -16,44 +16,52 @@ import (
 
 const encChunk = chunkSize + tagSize
 
+// TestRoundTrip writes and reads files of both payload ciphers: version 2, which new files
+// use, and version 1, which files written before it use.
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	kr := mustParse(t, testKeyA)
-	for _, size := range []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 1<<20 + 3} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			t.Parallel()
-			plain := randomBytes(t, size)
-			header, payload := encrypt(t, kr, plain)
-			if got, want := int64(len(payload)), PayloadSize(int64(size)); got != want {
-				t.Errorf("payload is %d bytes, PayloadSize(%d) = %d", got, size, want)
-			}
-			if !bytes.HasPrefix(header, []byte("age-encryption.org/v1\n-> coffer-kek 0123abcd\n")) {
-				t.Errorf("header does not start with the intro and our stanza:\n%s", header)
-			}
-
-			r, n, err := kr.Open(header, bytes.NewReader(payload), int64(len(payload)))
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			if n != int64(size) {
-				t.Fatalf("Open says %d bytes of plaintext, want %d", n, size)
-			}
-			got, err := io.ReadAll(io.NewSectionReader(r, 0, n))
-			if err != nil || !bytes.Equal(got, plain) {
-				t.Fatalf("sequential read: %d bytes, err %v; plaintext differs: %v", len(got), err, !bytes.Equal(got, plain))
-			}
-
-			rng := rand.New(rand.NewPCG(uint64(size), 1))
-			for range 200 {
-				off := rng.Int64N(int64(size) + 2)
-				length := rng.IntN(3*chunkSize + 2)
-				checkReadAt(t, r, plain, off, length)
-			}
-			// Reads at and past the end behave like bytes.Reader's.
-			checkReadAt(t, r, plain, int64(size), 10)
-			checkReadAt(t, r, plain, int64(size)+100, 10)
-		})
+	for _, s := range []suite{suiteAES, suiteChaCha} {
+		for _, size := range []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 1<<20 + 3} {
+			t.Run(fmt.Sprint(s.stanzaType(), "/", size), func(t *testing.T) {
+				t.Parallel()
+				roundTrip(t, kr, s, size)
+			})
+		}
 	}
+}
+
+func roundTrip(t *testing.T, kr *Keyring, s suite, size int) {
+	plain := randomBytes(t, size)
+	header, payload := encryptSuite(t, kr, plain, s)
+	if got, want := int64(len(payload)), PayloadSize(int64(size)); got != want {
+		t.Errorf("payload is %d bytes, PayloadSize(%d) = %d", got, size, want)
+	}
+	if !bytes.HasPrefix(header, []byte("age-encryption.org/v1\n-> "+s.stanzaType()+" 0123abcd\n")) {
+		t.Errorf("header does not start with the intro and our stanza:\n%s", header)
+	}
+
+	r, n, err := kr.Open(header, bytes.NewReader(payload), int64(len(payload)))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if n != int64(size) {
+		t.Fatalf("Open says %d bytes of plaintext, want %d", n, size)
+	}
+	got, err := io.ReadAll(io.NewSectionReader(r, 0, n))
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("sequential read: %d bytes, err %v; plaintext differs: %v", len(got), err, !bytes.Equal(got, plain))
+	}
+
+	rng := rand.New(rand.NewPCG(uint64(size), 1))
+	for range 200 {
+		off := rng.Int64N(int64(size) + 2)
+		length := rng.IntN(3*chunkSize + 2)
+		checkReadAt(t, r, plain, off, length)
+	}
+	// Reads at and past the end behave like bytes.Reader's.
+	checkReadAt(t, r, plain, int64(size), 10)
+	checkReadAt(t, r, plain, int64(size)+100, 10)
 }
 
 // checkReadAt checks one ReadAt against the io.ReaderAt contract and the plaintext.
@@ -103,18 +111,18 @@ func TestConcurrentReadAt(t *testing.T) {
 	wg.Wait()
 }
 
-// TestStandardAgeFile checks the claim of docs/format.md that header || payload is an
-// ordinary age file.
+// TestStandardAgeFile checks the claim of docs/format.md that header || payload of a
+// version 1 file is an ordinary age file.
 func TestStandardAgeFile(t *testing.T) {
 	t.Parallel()
 	kr := mustParse(t, testKeyA)
 	for _, n := range []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 2 * chunkSize, 3*chunkSize + 5} {
 		plain := randomBytes(t, n)
-		header, payload := encrypt(t, kr, plain)
+		header, payload := encryptSuite(t, kr, plain, suiteChaCha)
 		if int64(len(payload)) != PayloadSize(int64(n)) {
 			t.Errorf("%d bytes: payload of %d bytes, PayloadSize says %d", n, len(payload), PayloadSize(int64(n)))
 		}
-		r, err := age.Decrypt(io.MultiReader(bytes.NewReader(header), bytes.NewReader(payload)), identity{kr})
+		r, err := age.Decrypt(io.MultiReader(bytes.NewReader(header), bytes.NewReader(payload)), identity{kr: kr})
 		if err != nil {
 			t.Fatalf("%d bytes: %v", n, err)
 		}
@@ -163,7 +171,7 @@ func TestRotation(t *testing.T) {
 	}
 
 	header2, payload2 := encrypt(t, rotated, plain)
-	if !bytes.Contains(header2, []byte("-> coffer-kek 89abcdef\n")) {
+	if !bytes.Contains(header2, []byte("-> coffer-kek2 89abcdef\n")) {
 		t.Fatalf("a new file is not wrapped to the new primary:\n%s", header2)
 	}
 	_, err := openAll(old, header2, payload2)
@@ -260,7 +268,7 @@ func TestHeaderWithoutOurStanza(t *testing.T) {
 func TestUnwrap(t *testing.T) {
 	t.Parallel()
 	kr := mustParse(t, testKeyA)
-	stanzas, err := recipient{kr.keys[0]}.Wrap(make([]byte, fileKeySize))
+	stanzas, err := recipient{k: kr.keys[0], suite: writeSuite}.Wrap(make([]byte, fileKeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,8 +281,8 @@ func TestUnwrap(t *testing.T) {
 		incorrect bool // want age.ErrIncorrectIdentity
 	}{
 		{"another type", &age.Stanza{Type: "X25519", Args: []string{"abc"}, Body: good.Body}, true},
-		{"another key id", &age.Stanza{Type: stanzaType, Args: []string{"ffffffff"}, Body: good.Body}, true},
-		{"no key id", &age.Stanza{Type: stanzaType, Body: good.Body}, false},
+		{"another key id", &age.Stanza{Type: stanzaV2, Args: []string{"ffffffff"}, Body: good.Body}, true},
+		{"no key id", &age.Stanza{Type: stanzaV2, Body: good.Body}, false},
 		{"short body", withBody(good.Body[:wrappedSize-1]), false},
 		{"long body", withBody(append(bytes.Clone(good.Body), 0)), false},
 		{"altered body", withBody(append(bytes.Clone(good.Body[:wrappedSize-1]), good.Body[wrappedSize-1]^1)), false},
@@ -283,7 +291,7 @@ func TestUnwrap(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			key, err := identity{kr}.Unwrap([]*age.Stanza{tt.stanza})
+			key, err := identity{kr: kr}.Unwrap([]*age.Stanza{tt.stanza})
 			if err == nil || key != nil {
 				t.Fatalf("Unwrap = %x, %v; want an error", key, err)
 			}
@@ -294,7 +302,7 @@ func TestUnwrap(t *testing.T) {
 	}
 
 	// Stanzas that are not ours are skipped on the way to ours.
-	key, err := identity{kr}.Unwrap([]*age.Stanza{tests[0].stanza, tests[1].stanza, good})
+	key, err := identity{kr: kr}.Unwrap([]*age.Stanza{tests[0].stanza, tests[1].stanza, good})
 	if err != nil || !bytes.Equal(key, make([]byte, fileKeySize)) {
 		t.Fatalf("Unwrap past foreign stanzas = %x, %v", key, err)
 	}

@@ -9,22 +9,28 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// The coffer-kek stanza, byte-exactly as in docs/format.md:
+// The coffer-kek stanzas, byte-exactly as in docs/format.md:
 //
-//	-> coffer-kek <id>
-//	base64(nonce[24] || XChaCha20-Poly1305(wrapping key, nonce, file key[16], "coffer-kek <id>"))
+//	-> coffer-kek2 <id>
+//	base64(nonce[24] || XChaCha20-Poly1305(wrapping key, nonce, file key[16], "coffer-kek2 <id>"))
+//
+// The type names the payload's cipher (suite.go): coffer-kek (version 1) or coffer-kek2.
 const (
-	stanzaType  = "coffer-kek"
+	stanzaV1    = "coffer-kek"
+	stanzaV2    = "coffer-kek2"
 	fileKeySize = 16
 	wrappedSize = chacha20poly1305.NonceSizeX + fileKeySize + chacha20poly1305.Overhead
 )
 
 // wrapAD is the associated data of a wrapped file key: it binds the key to its stanza type
-// and KEK id.
-func wrapAD(id string) []byte { return []byte(stanzaType + " " + id) }
+// (so to its payload cipher) and KEK id.
+func wrapAD(stanzaType, id string) []byte { return []byte(stanzaType + " " + id) }
 
-// recipient wraps file keys to one KEK.
-type recipient struct{ k *kek }
+// recipient wraps file keys to one KEK, for a payload of the given suite.
+type recipient struct {
+	k     *kek
+	suite suite
+}
 
 func (r recipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 	if len(fileKey) != fileKeySize {
@@ -32,12 +38,24 @@ func (r recipient) Wrap(fileKey []byte) ([]*age.Stanza, error) {
 	}
 	body := make([]byte, chacha20poly1305.NonceSizeX, wrappedSize)
 	rand.Read(body)
-	body = r.k.wrap.Seal(body, body, fileKey, wrapAD(r.k.id))
-	return []*age.Stanza{{Type: stanzaType, Args: []string{r.k.id}, Body: body}}, nil
+	typ := r.suite.stanzaType()
+	body = r.k.wrap.Seal(body, body, fileKey, wrapAD(typ, r.k.id))
+	return []*age.Stanza{{Type: typ, Args: []string{r.k.id}, Body: body}}, nil
 }
 
-// identity unwraps file keys with any KEK of a keyring.
-type identity struct{ kr *Keyring }
+// identity unwraps file keys with any KEK of a keyring. If suite is not nil, Unwrap
+// stores there the payload cipher that the unwrapped stanza names.
+type identity struct {
+	kr    *Keyring
+	suite *suite
+}
+
+// unwrap returns a header's file key and its payload's cipher. Errors are age's.
+func (k *Keyring) unwrap(header []byte) ([]byte, suite, error) {
+	var s suite
+	fileKey, err := age.DecryptHeader(header, identity{kr: k, suite: &s})
+	return fileKey, s, err
+}
 
 // missingKeyError reports coffer-kek stanzas for KEKs the keyring does not hold. It is an
 // age.ErrIncorrectIdentity, so that age goes on to report no match, and Open can still
@@ -62,7 +80,8 @@ func (e *unwrapError) Error() string { return e.msg }
 func (id identity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 	var missing []string
 	for _, s := range stanzas {
-		if s.Type != stanzaType {
+		st := suiteOf(s.Type)
+		if st == 0 {
 			continue
 		}
 		if len(s.Args) != 1 || !validID(s.Args[0]) {
@@ -78,9 +97,12 @@ func (id identity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
 			return nil, &unwrapError{fmt.Sprintf("the coffer-kek stanza for key %s has a %d-byte body, want %d", kk.id, len(s.Body), wrappedSize)}
 		}
 		nonce, sealed := s.Body[:chacha20poly1305.NonceSizeX], s.Body[chacha20poly1305.NonceSizeX:]
-		fileKey, err := kk.wrap.Open(nil, nonce, sealed, wrapAD(kk.id))
+		fileKey, err := kk.wrap.Open(nil, nonce, sealed, wrapAD(s.Type, kk.id))
 		if err != nil {
 			return nil, &unwrapError{fmt.Sprintf("the file key wrapped to key %s does not open: the key file holds another key under this id, or the header was altered", kk.id)}
+		}
+		if id.suite != nil {
+			*id.suite = st
 		}
 		return fileKey, nil
 	}

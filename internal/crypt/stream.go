@@ -2,8 +2,6 @@ package crypt
 
 import (
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,15 +9,14 @@ import (
 	"sync"
 
 	"github.com/coffer-mft/coffer/internal/errs"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// This file reads the age v1 payload (the STREAM construction of the age specification,
-// "Payload") itself instead of through age.DecryptReaderAt: that reader allocates a
+// This file reads the payload (the STREAM construction of the age specification,
+// "Payload", with the cipher of the file's suite) itself instead of through age.DecryptReaderAt: that reader allocates a
 // 64 KiB chunk on every ReadAt call and reads one chunk per system call, which made
 // downloads allocation- and syscall-bound. This reader reads up to batchChunks chunks
-// with one ReadAt into a pooled buffer and decrypts them in place. The format is
-// unchanged; the tests check it against age's own writer and reader.
+// with one ReadAt into a pooled buffer and decrypts them in place. The tests check
+// version 1 files against age's own writer and reader.
 
 const (
 	encChunkSize = chunkSize + tagSize
@@ -39,7 +36,7 @@ type chunkReader struct {
 
 // newChunkReader checks the payload's size and authenticates its final chunk, so that a
 // truncated or extended payload fails at once.
-func newChunkReader(fileKey []byte, src io.ReaderAt, payloadSize int64) (*chunkReader, error) {
+func newChunkReader(fileKey []byte, s suite, src io.ReaderAt, payloadSize int64) (*chunkReader, error) {
 	if payloadSize < nonceSize+tagSize {
 		return nil, fmt.Errorf("the payload is %d bytes, too short to be one", payloadSize)
 	}
@@ -47,11 +44,7 @@ func newChunkReader(fileKey []byte, src io.ReaderAt, payloadSize int64) (*chunkR
 	if err := readFullAt(src, nonce[:], 0); err != nil {
 		return nil, err
 	}
-	key, err := hkdf.Key(sha256.New, fileKey, nonce[:], "payload", chacha20poly1305.KeySize)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := chacha20poly1305.New(key)
+	aead, err := s.payloadAEAD(fileKey, nonce[:])
 	if err != nil {
 		return nil, err
 	}
@@ -80,11 +73,7 @@ func (r *chunkReader) chunkOffset(i int64) int64 { return nonceSize + i*encChunk
 
 // open authenticates and decrypts chunk i in place.
 func (r *chunkReader) open(b []byte, i int64) ([]byte, error) {
-	var nonce [chacha20poly1305.NonceSize]byte
-	binary.BigEndian.PutUint64(nonce[3:11], uint64(i))
-	if i == r.chunks-1 {
-		nonce[len(nonce)-1] = 1
-	}
+	nonce := chunkNonce(uint64(i), i == r.chunks-1)
 	pt, err := r.aead.Open(b[:0], nonce[:], b, nil)
 	if err != nil {
 		return nil, errs.E(errs.Integrity, fmt.Sprintf("chunk %d failed authentication: the stored file was altered or belongs to another file", i))
@@ -127,6 +116,17 @@ func (r *chunkReader) ReadAt(p []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// chunkNonce is the nonce of chunk i: its 11-byte big-endian index, then the last-chunk
+// flag byte.
+func chunkNonce(i uint64, last bool) [12]byte {
+	var nonce [12]byte
+	binary.BigEndian.PutUint64(nonce[3:11], i)
+	if last {
+		nonce[11] = 1
+	}
+	return nonce
 }
 
 // readFullAt reads exactly len(p) bytes at off; a short source is a truncated file

@@ -15,12 +15,13 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// This file writes the age v1 payload (STREAM, as stream.go reads it) itself instead of
-// through age's writer, for two reasons. A payload can be continued: an interrupted
-// upload keeps the chunks it sealed, and a later writer appends to them (docs/format.md,
-// "Partial uploads"); age's writer can only start from a fresh file key. And it seals
-// chunks in place or straight from the caller's buffer, without age's extra copy. The
-// tests check its output with age's own reader.
+// This file writes the payload (STREAM, as stream.go reads it) itself instead of through
+// age's writer, for three reasons. New files use the AES-256-GCM suite, which age has
+// not. A payload can be continued: an interrupted upload keeps the chunks it sealed, and
+// a later writer appends to them (docs/format.md, "Partial uploads"); age's writer can
+// only start from a fresh file key. And it seals chunks in place or straight from the
+// caller's buffer, without age's extra copy. The tests check its version 1 output with
+// age's own reader.
 
 // Writer encrypts a payload's plaintext into its chunks. A full chunk is sealed only when
 // more data follows it, because the last chunk is sealed differently; so after any Write,
@@ -46,6 +47,11 @@ type Writer struct {
 // chunk and does not close dst; without Close the payload does not decrypt, but Sealed
 // bytes of it can be continued with Continue. Errors from dst keep their Kind.
 func (k *Keyring) Encrypt(dst io.Writer, seen io.Writer) (header []byte, w *Writer, err error) {
+	return k.encrypt(dst, seen, writeSuite)
+}
+
+// encrypt is Encrypt with the payload cipher s (tests write version 1 files with it).
+func (k *Keyring) encrypt(dst io.Writer, seen io.Writer, s suite) (header []byte, w *Writer, err error) {
 	const op = errs.Op("crypt.Encrypt")
 	if len(k.keys) == 0 {
 		return nil, nil, errs.E(op, errs.Invalid, "the keyring holds no keys")
@@ -53,14 +59,14 @@ func (k *Keyring) Encrypt(dst io.Writer, seen io.Writer) (header []byte, w *Writ
 	// age makes the header (a fresh random file key wrapped to our recipient); the
 	// payload nonce it writes after it is discarded with its writer, and we draw our own.
 	var head bytes.Buffer
-	if _, err := age.Encrypt(&head, recipient{k.keys[0]}); err != nil {
+	if _, err := age.Encrypt(&head, recipient{k: k.keys[0], suite: s}); err != nil {
 		return nil, nil, errs.E(op, err)
 	}
 	header, err = age.ExtractHeader(&head)
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	fileKey, err := age.DecryptHeader(header, identity{k})
+	fileKey, s, err := k.unwrap(header)
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
@@ -69,7 +75,7 @@ func (k *Keyring) Encrypt(dst io.Writer, seen io.Writer) (header []byte, w *Writ
 	if _, err := dst.Write(nonce); err != nil {
 		return nil, nil, errs.E(op, err)
 	}
-	w, err = newWriter(fileKey, nonce, 0, dst, seen)
+	w, err = newWriter(fileKey, s, nonce, 0, dst, seen)
 	if err != nil {
 		return nil, nil, errs.E(op, err)
 	}
@@ -91,11 +97,11 @@ func (k *Keyring) Continue(header, nonce []byte, plainSize int64, tail []byte, d
 	if len(nonce) != nonceSize {
 		return nil, errs.E(op, errs.Invalid, fmt.Sprintf("the payload nonce is %d bytes, want %d", len(nonce), nonceSize))
 	}
-	fileKey, err := age.DecryptHeader(header, identity{k})
+	fileKey, s, err := k.unwrap(header)
 	if err != nil {
 		return nil, openError(op, err)
 	}
-	w, err := newWriter(fileKey, nonce, uint64(plainSize/chunkSize), dst, seen)
+	w, err := newWriter(fileKey, s, nonce, uint64(plainSize/chunkSize), dst, seen)
 	if err != nil {
 		return nil, errs.E(op, err)
 	}
@@ -134,12 +140,8 @@ func (w *Writer) SealTail() []byte {
 // Pending is the number of bytes written but not yet sealed.
 func (w *Writer) Pending() int { return w.n }
 
-func newWriter(fileKey, nonce []byte, chunk uint64, dst, seen io.Writer) (*Writer, error) {
-	key, err := hkdf.Key(sha256.New, fileKey, nonce, "payload", chacha20poly1305.KeySize)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := chacha20poly1305.New(key)
+func newWriter(fileKey []byte, s suite, nonce []byte, chunk uint64, dst, seen io.Writer) (*Writer, error) {
+	aead, err := s.payloadAEAD(fileKey, nonce)
 	if err != nil {
 		return nil, err
 	}
@@ -212,11 +214,7 @@ func (w *Writer) seal(p []byte, last bool) error {
 	if w.seen != nil {
 		w.seen.Write(p)
 	}
-	var nonce [chacha20poly1305.NonceSize]byte
-	binary.BigEndian.PutUint64(nonce[3:11], w.chunk)
-	if last {
-		nonce[len(nonce)-1] = 1
-	}
+	nonce := chunkNonce(w.chunk, last)
 	ct := w.aead.Seal(w.buf[:0], nonce[:], p, nil)
 	if _, err := w.dst.Write(ct); err != nil {
 		w.err = errs.E(errs.Op("crypt.Write"), err)
