@@ -189,6 +189,7 @@ func (c *Core) jobs(every time.Duration) []jobs.Job {
 		{Name: "blobs.leftovers", Every: every, Run: c.cleanLeftovers},
 		{Name: "login-failures.prune", Every: every, Run: c.pruneLoginFailures},
 		{Name: "defender.prune", Every: every, Run: c.Defender.Prune},
+		{Name: "tripwire-counts.prune", Every: every, Run: c.Tripwires.Prune},
 	}
 	return append(js, c.mailJobs()...)
 }

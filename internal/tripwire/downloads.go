@@ -189,3 +189,11 @@ func (s *Service) Listed(ctx context.Context, p auth.Principal, folderID, dirID 
 	}
 	return s.fire(ctx, p, Canary, s.policy.OnCanary, path, why)
 }
+
+// Prune forgets the download counts older than the baseline needs (BaselineDays before
+// today, and a day more), so that the table does not grow for ever. A periodic job runs
+// it.
+func (s *Service) Prune(ctx context.Context) error {
+	today := s.now().Unix() / 3600 / 24 * 24
+	return s.db.Q().PruneDownloadCounts(ctx, today-int64(max(s.policy.BaselineDays, 1)+1)*24)
+}
