@@ -39,6 +39,7 @@ type MailpitOptions struct {
 	TLS      string // "" (none), TLSStartTLS (required) or TLSImplicit
 	User     string // with Password: authentication is required
 	Password string
+	Allowed  string // a regular expression: other recipients are refused (550)
 }
 
 // FreePort returns a loopback port nothing listens on (for a server started later).
@@ -101,6 +102,9 @@ func StartMailpit(t testing.TB, o MailpitOptions) *Mailpit {
 			t.Fatal(err)
 		}
 		args = append(args, "--smtp-auth-file", f)
+	}
+	if o.Allowed != "" {
+		args = append(args, "--smtp-allowed-recipients", o.Allowed)
 	}
 	var out strings.Builder
 	m.cmd = exec.Command(bin, args...)

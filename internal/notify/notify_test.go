@@ -362,3 +362,32 @@ func TestSealedAtRest(t *testing.T) {
 		t.Fatal("an altered mail opened")
 	}
 }
+
+// TestRecipientRefused: a mail whose recipient the server refuses for good (550 to RCPT
+// TO) is given up at once, logged and audited, and the mails after it are still sent.
+func TestRecipientRefused(t *testing.T) {
+	mp := StartMailpit(t, MailpitOptions{Allowed: `@example\.org$`})
+	f := newOutbox(t, dbtest.SQLiteDSN(t), smtpTo(mp, TLSNone))
+	ctx := context.Background()
+	for _, to := range []string{"nobody@example.net", "bob@example.org"} {
+		if err := f.box.Send(ctx, to, "s", "t", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.deliver(t); n != 1 {
+		t.Fatalf("sent %d, want 1; log: %s", n, f.log.String())
+	}
+	if n := f.queued(t); n != 0 {
+		t.Fatalf("%d mails still queued: the refused one is retried", n)
+	}
+	if r := mp.Only(t); len(r.To) != 1 || r.To[0].Address != "bob@example.org" {
+		t.Fatalf("delivered %+v", r.To)
+	}
+	if !strings.Contains(f.log.String(), "giving up on a mail") {
+		t.Errorf("no ERROR line for the refused mail: %s", f.log.String())
+	}
+	recs, err := f.db.Q().AuditQuery(ctx, db.AuditFilter{Action: audit.ActMailFailed}, 10)
+	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, "example.net") || !strings.Contains(recs[0].Detail, "1 attempts") {
+		t.Fatalf("audit: %+v, %v", recs, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
+	gomail "github.com/wneessen/go-mail"
 )
 
 // Keys encrypts and decrypts the outbox's messages: crypt.Keyring satisfies it. Messages
@@ -164,11 +166,24 @@ func (o *Outbox) Deliver(ctx context.Context) (sent int, err error) {
 			if ctx.Err() != nil {
 				return sent, ctx.Err() // the job was stopped: not the mail's fault
 			}
+			if refused(err) {
+				o.giveUp(ctx, m, err) // trying again would get the same answer
+				continue
+			}
 			if err := o.failed(ctx, m, err); err != nil {
 				return sent, err
 			}
 		}
 	}
+}
+
+// refused reports whether the mail server refused the recipient for good (a 5xx reply to
+// RCPT TO: no such mailbox, a domain it does not accept). Other permanent replies (to
+// MAIL FROM, to the message) more likely mean a configuration the administrator will fix,
+// so those mails are retried until their time is up.
+func refused(err error) bool {
+	var se *gomail.SendError
+	return errors.As(err, &se) && se.Reason == gomail.ErrSMTPRcptTo && se.ErrorCode()/100 == 5
 }
 
 // failed records a failed attempt at m, or gives up on it when its time is up.
