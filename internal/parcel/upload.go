@@ -118,6 +118,11 @@ func (s *Service) startUpload(ctx context.Context, u uploader, name string, leng
 	if length < 0 {
 		return Upload{}, errs.E(errs.Invalid, "the file's length must be known when its upload starts")
 	}
+	if s.policy.MaxParcelBytes > 0 && length > s.policy.MaxParcelBytes {
+		// Refused before an upload it would replace is dropped (the files package
+		// checks the room left in the parcel).
+		return Upload{}, errs.E(errs.Quota, fmt.Sprintf("a parcel holds at most %d bytes", s.policy.MaxParcelBytes))
+	}
 	q := s.db.Q()
 	// An upload under way holds a file's place: the parcel's files and uploads together
 	// stay within the limit.
