@@ -216,9 +216,15 @@ func TestParcelTusDraft(t *testing.T) {
 		wantStatus(t, resp, body, http.StatusNotFound)
 		tusPatch(t, e, alice, loc2, 0, []byte("abc"))
 
+		// An empty file completes with an empty PATCH, as tus clients send it.
+		empty := parcelTusCreate(t, e, alice, base, 0, "filename "+b64("empty.txt"))
+		if resp := tusPatch(t, e, alice, empty, 0, nil); resp.Header.Get("X-Coffer-File") == "" {
+			t.Fatalf("an empty file did not complete: %v", resp.Header)
+		}
+
 		resp, body = e.Do(t, testenv.Request{Method: "POST", Path: "/api/v1/parcels/" + p.ID + "/send", Token: alice})
 		sent := answer[parcelJSON](t, resp, body, http.StatusOK)
-		if len(sent.Files) != 2 {
+		if len(sent.Files) != 3 {
 			t.Fatalf("sent with %d files: %s", len(sent.Files), body)
 		}
 		// A sent parcel takes no more files.
