@@ -268,13 +268,23 @@ func (s *Service) store(ctx context.Context, dp db.Parcel, by db.ParcelRecipient
 	if err != nil {
 		return File{}, err
 	}
-	if n >= int64(s.policy.MaxFiles) {
-		return File{}, errs.E(errs.TooLarge, fmt.Sprintf("a parcel may have at most %d files", s.policy.MaxFiles))
+	m, err := q.CountParcelUploads(ctx, dp.ID)
+	if err != nil {
+		return File{}, err
+	}
+	if n+m >= int64(s.policy.MaxFiles) {
+		return File{}, errs.E(errs.TooLarge, fmt.Sprintf("a parcel may have at most %d files (counting the resumable uploads under way)", s.policy.MaxFiles))
 	}
 	if taken, err := q.ParcelFileNameTaken(ctx, dp.ID, uploader, name); err != nil || taken {
 		if err == nil {
 			err = errs.E(errs.Exist, "a file of that name is in the parcel already")
 		}
+		return File{}, err
+	}
+	// A resumable upload of the name would find it taken when it completes.
+	if _, err := q.ParcelUploadNamed(ctx, dp.ID, uploader, name); err == nil {
+		return File{}, errs.E(errs.Exist, "a resumable upload of that name is under way: cancel it (DELETE its URL) or wait until it expires")
+	} else if !errs.Is(errs.NotFound, err) {
 		return File{}, err
 	}
 	f := db.ParcelFile{ID: newID(), ParcelID: dp.ID, Name: name, Uploader: uploader}

@@ -55,6 +55,9 @@ func TestResumableUploadLimits(t *testing.T) {
 			t.Fatalf("a refused restart dropped the upload it would have replaced: %v", err)
 		}
 
+		_, err = f.svc.Upload(f.ctx, two, "d.bin", strings.NewReader("d"), 1, nil)
+		wantKind(t, "a PUT while uploads under way hold every place", err, errs.TooLarge)
+
 		// Another link learns nothing of one's uploads; the owner's draft endpoints neither.
 		_, err = f.svc.UploadStatus(f.ctx, two, u1.ID)
 		if !errs.Is(errs.NotFound, err) || !errors.Is(err, parcel.ErrNoUpload) {

@@ -203,6 +203,10 @@ func TestParcelTusDraft(t *testing.T) {
 		resp, body = e.Do(t, testenv.Request{Method: "HEAD", Path: "/api/v1/uploads/" + id, Token: alice, Header: tusHeader()})
 		wantStatus(t, resp, body, http.StatusNotFound)
 
+		// A PUT of the name would collide with the upload when it completes.
+		resp, body = e.Do(t, testenv.Request{Method: "PUT", Path: "/api/v1/parcels/" + p.ID + "/files/draft.txt", Token: alice, Body: strings.NewReader("x")})
+		wantProblem(t, resp, body, http.StatusConflict)
+
 		// A cut, then termination: the bytes go, and the name is free again.
 		cutPatch(t, e, alice, loc, 0, data, 70_000)
 		resp, body = e.Do(t, testenv.Request{Method: "DELETE", Path: loc, Token: alice, Header: tusHeader()})
