@@ -82,6 +82,13 @@ const (
 	ActParcelPurge     = "parcel.purge"     // maintenance deleted an expired or revoked parcel's contents
 )
 
+// Actions added with resumable uploads into parcels (docs/parcels.md, "Resumable uploads").
+// The upload's completion is a parcel.file record.
+const (
+	ActParcelUploadStart   = "parcel.upload.start"   // a resumable upload into a parcel began (Target: the upload id)
+	ActParcelUploadDiscard = "parcel.upload.discard" // its uploader cancelled it (Target: the upload id)
+)
+
 // Actions added with e-mail notifications (docs/notify.md).
 const (
 	ActMailFailed = "mail.failed" // the outbox gave up on a mail (Detail: kind, recipient's domain, attempts, last error)

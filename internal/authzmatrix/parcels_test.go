@@ -3,10 +3,12 @@ package authzmatrix_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,6 +32,8 @@ const (
 	pDownload = "download a file"
 	pZip      = "download the zip"
 	pUpload   = "upload into it"
+	pTus      = "upload into it resumably"
+	pTusOther = "append to another link's resumable upload"
 	pForeign  = "download another parcel's file"
 )
 
@@ -102,6 +106,36 @@ func (w *pw) do(c *http.Client, method, path, bearer, ticket string, body string
 	return resp.StatusCode, b
 }
 
+// tus sends one tus request with c: POST creates an upload of length bytes with body as
+// its first piece, PATCH appends body at offset 0, HEAD asks for the offset. It returns
+// the status, body and headers.
+func (w *pw) tus(c *http.Client, method, path, ticket, body string, length int) (int, []byte, http.Header) {
+	w.t.Helper()
+	req, err := http.NewRequest(method, w.URL+path, strings.NewReader(body))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	switch method {
+	case "POST":
+		req.Header.Set("Upload-Length", strconv.Itoa(length))
+		req.Header.Set("Upload-Metadata", "filename "+base64.StdEncoding.EncodeToString([]byte("new-tus.txt")))
+	case "PATCH":
+		req.Header.Set("Upload-Offset", "0")
+	}
+	if ticket != "" {
+		req.Header.Set(api.TicketHeader, ticket)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header
+}
+
 // must sends a request that has to succeed with status want, and decodes its answer.
 func must[T any](w *pw, method, path, bearer string, body any, want int) T {
 	w.t.Helper()
@@ -168,6 +202,13 @@ func TestParcelMatrix(t *testing.T) {
 	if code, b := w.do(w.client(), "PUT", "/api/v1/p/"+request.Links[1].Token+"/files/up.txt", "", "", "SECRET-UPLOADED"); code != http.StatusCreated {
 		t.Fatalf("upload into the request: %d %s", code, b)
 	}
+	// The other recipient of the request begins a resumable upload: its id is a secret of
+	// that link, which no other link may use.
+	code, b, h := w.tus(w.client(), "POST", "/api/v1/p/"+request.Links[1].Token+"/uploads", "", "", 100)
+	if code != http.StatusCreated {
+		t.Fatalf("a resumable upload into the request: %d %s", code, b)
+	}
+	otherUpload := h.Get("Location")[strings.LastIndex(h.Get("Location"), "/")+1:]
 	skew.Store(int64(2 * time.Hour)) // expiring is now past its hour; the others have days
 	var ticket struct {
 		Ticket string `json:"ticket"`
@@ -175,7 +216,7 @@ func TestParcelMatrix(t *testing.T) {
 	if code, _ := w.do(w.client(), "POST", "/api/v1/p/"+locked.Links[0].Token+"/unlock", "", "", `{"passphrase":"wrong passphrase"}`); code != http.StatusUnauthorized {
 		t.Errorf("unlock with a wrong passphrase: %d, want 401", code)
 	}
-	code, b := w.do(w.client(), "POST", "/api/v1/p/"+locked.Links[0].Token+"/unlock", "", "", `{"passphrase":"`+pass+`"}`)
+	code, b = w.do(w.client(), "POST", "/api/v1/p/"+locked.Links[0].Token+"/unlock", "", "", `{"passphrase":"`+pass+`"}`)
 	if code != http.StatusOK || json.Unmarshal(b, &ticket) != nil || ticket.Ticket == "" {
 		t.Fatalf("unlock: %d %s", code, b)
 	}
@@ -197,7 +238,7 @@ func TestParcelMatrix(t *testing.T) {
 		{name: "passphrase, ticket", token: locked.Links[0].Token, ticket: ticket.Ticket, allowed: all(pView, pDownload, pZip)},
 		{name: "another link's ticket", locked: true, token: locked2.Links[0].Token, ticket: ticket.Ticket},
 		{name: "forged ticket", locked: true, token: locked2.Links[0].Token, ticket: strings.Repeat("A", len(ticket.Ticket))},
-		{name: "request link", token: request.Links[0].Token, allowed: all(pView, pUpload)},
+		{name: "request link", token: request.Links[0].Token, allowed: all(pView, pUpload, pTus)},
 		{name: "closed request", token: closed.Links[0].Token, allowed: all(pView)},
 		{name: "unknown token", token: strings.Repeat("A", 32)},
 		{name: "truncated token", token: main.Links[0].Token[:31]},
@@ -218,7 +259,7 @@ func TestParcelMatrix(t *testing.T) {
 		}
 	}
 	for _, c := range cases {
-		for _, op := range []string{pView, pDownload, pZip, pUpload, pForeign} {
+		for _, op := range []string{pView, pDownload, pZip, pUpload, pTus, pTusOther, pForeign} {
 			t.Run(c.name+"/"+op, func(t *testing.T) {
 				path, method, body := "/api/v1/p/"+c.token, "GET", ""
 				switch op {
@@ -235,7 +276,17 @@ func TestParcelMatrix(t *testing.T) {
 				case pForeign:
 					path += "/files/" + other.Files[0].ID
 				}
-				code, got := w.do(w.client(), method, path, "", c.ticket, body)
+				var code int
+				var got []byte
+				switch op {
+				case pTus:
+					body = "NEW-" + c.name
+					code, got, _ = w.tus(w.client(), "POST", path+"/uploads", c.ticket, body, len(body))
+				case pTusOther:
+					code, got, _ = w.tus(w.client(), "PATCH", path+"/uploads/"+otherUpload, c.ticket, "NEW-"+c.name, 0)
+				default:
+					code, got = w.do(w.client(), method, path, "", c.ticket, body)
+				}
 				ok := code >= 200 && code < 300
 				if c.locked && op == pView {
 					// The page must be able to ask for the passphrase: a locked view, which
@@ -267,6 +318,11 @@ func TestParcelMatrix(t *testing.T) {
 				}
 			})
 		}
+	}
+
+	// Not a byte of anybody else landed in the other link's upload.
+	if code, b, h := w.tus(w.client(), "HEAD", "/api/v1/p/"+request.Links[1].Token+"/uploads/"+otherUpload, "", "", 0); code != http.StatusOK || h.Get("Upload-Offset") != "0" {
+		t.Errorf("the other link's upload after the matrix: %d, offset %q %s", code, h.Get("Upload-Offset"), b)
 	}
 
 	// The owner endpoints, for every kind of caller.

@@ -100,9 +100,10 @@ ON CONFLICT (recipient_id, file_id) DO UPDATE SET count = parcel_downloads.count
 	qRecipientDownloads = `SELECT recipient_id, file_id, count, first_at, last_at FROM parcel_downloads WHERE recipient_id = $1`
 
 	// The contents of a folder that a use case owns (a parcel's): all its files at once.
-	qFolderBlobIDs     = `SELECT blob_id FROM entries WHERE folder_id = $1 AND blob_id IS NOT NULL`
-	qDeleteFolderItems = `DELETE FROM entries WHERE folder_id = $1`
-	qResetFolderUsage  = `UPDATE folders SET used_bytes = 0 WHERE id = $1`
+	qFolderBlobIDs       = `SELECT blob_id FROM entries WHERE folder_id = $1 AND blob_id IS NOT NULL UNION ALL SELECT blob_id FROM uploads WHERE folder_id = $1`
+	qDeleteFolderItems   = `DELETE FROM entries WHERE folder_id = $1`
+	qDeleteFolderUploads = `DELETE FROM uploads WHERE folder_id = $1`
+	qResetFolderUsage    = `UPDATE folders SET used_bytes = 0 WHERE id = $1`
 )
 
 // noLimit stands for "no limit" in comparisons with counters and times.
@@ -329,15 +330,18 @@ func (q Q) RecipientDownloads(ctx context.Context, recipientID string) ([]Parcel
 	return all(q, ctx, scanDownload, qRecipientDownloads, recipientID)
 }
 
-// FolderBlobIDs lists the blobs of every file in a folder.
+// FolderBlobIDs lists the blobs of every file and partial upload in a folder.
 func (q Q) FolderBlobIDs(ctx context.Context, folderID int64) ([]string, error) {
 	return q.strings(ctx, qFolderBlobIDs, folderID)
 }
 
-// EmptyFolder removes every entry of a folder and sets its usage to zero; the blobs are
-// the caller's to collect (FolderBlobIDs first).
+// EmptyFolder removes every entry and partial upload of a folder and sets its usage to
+// zero; the blobs are the caller's to collect (FolderBlobIDs first).
 func (q Q) EmptyFolder(ctx context.Context, folderID int64) error {
 	if _, err := q.q.ExecContext(ctx, qDeleteFolderItems, folderID); err != nil {
+		return q.d.classify(err)
+	}
+	if _, err := q.q.ExecContext(ctx, qDeleteFolderUploads, folderID); err != nil {
 		return q.d.classify(err)
 	}
 	_, err := q.q.ExecContext(ctx, qResetFolderUsage, folderID)

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/errs"
@@ -12,7 +13,7 @@ import (
 // (docs/format.md, "Partial uploads").
 type Upload struct {
 	ID          string
-	UserID      int64
+	UserID      int64 // 0 (NULL): an upload into an owned folder, which no user can continue
 	FolderID    int64
 	Path        string // components inside the folder, joined by "/"
 	VPath       string // the virtual path as the owner named it
@@ -43,16 +44,19 @@ const (
 func scanUpload(s scanner) (Upload, error) {
 	var u Upload
 	var lease, created, expires int64
-	err := s.Scan(&u.ID, &u.UserID, &u.FolderID, &u.Path, &u.VPath, &u.BlobID, &u.Size, &u.Length, &u.WantSHA256,
+	var user sql.NullInt64
+	err := s.Scan(&u.ID, &user, &u.FolderID, &u.Path, &u.VPath, &u.BlobID, &u.Size, &u.Length, &u.WantSHA256,
 		&u.CryptHeader, &u.HashState, &u.Tail, &lease, &created, &expires)
 	u.LeaseUntil, u.Created, u.Expires = fromMicro(lease), fromMicro(created), fromMicro(expires)
+	u.UserID = user.Int64
 	return u, err
 }
 
-// InsertUpload records a partial upload. Errors: Exist when the user already has one at
-// that path.
+// InsertUpload records a partial upload (UserID 0: into an owned folder). Errors: Exist
+// when the user already has one at that path.
 func (q Q) InsertUpload(ctx context.Context, u Upload) error {
-	_, err := q.q.ExecContext(ctx, qInsertUpload, u.ID, u.UserID, u.FolderID, u.Path, u.VPath, u.BlobID, u.Size, u.Length,
+	user := sql.NullInt64{Int64: u.UserID, Valid: u.UserID != 0}
+	_, err := q.q.ExecContext(ctx, qInsertUpload, u.ID, user, u.FolderID, u.Path, u.VPath, u.BlobID, u.Size, u.Length,
 		u.WantSHA256, u.CryptHeader, u.HashState, u.Tail, micro(u.LeaseUntil), micro(u.Created), micro(u.Expires))
 	return q.d.classify(err)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/blob"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
@@ -68,44 +69,54 @@ func (s *Service) PutOwned(ctx context.Context, folderID int64, name string, r i
 		return Entry{}, errs.E(op, errs.Integrity, fmt.Sprintf("the content's SHA-256 is %s, not the %s announced: the upload was corrupted; send it again",
 			hex.EncodeToString(sum), hex.EncodeToString(opt.SHA256)))
 	}
-	now := s.now()
-	l := loc{path: Join(name), rel: []string{name}}
 	var out Entry
 	ctx = context.WithoutCancel(ctx) // stored: a client that leaves must not undo a commit
 	err = s.db.Tx(ctx, func(q db.Q) error {
 		if err := lockFolders(ctx, q, folderID); err != nil {
 			return err
 		}
-		if _, err := q.LookupChild(ctx, folderID, 0, name); err == nil {
-			return errs.E(errs.Exist, errs.Path(l.path), "a file of that name exists")
-		} else if !errs.Is(errs.NotFound, err) {
-			return err
-		}
-		if err := s.charge(ctx, q, folderID, st.n); err != nil {
-			return err
-		}
-		de, err := q.InsertEntry(ctx, db.Entry{FolderID: folderID, Name: name, Size: st.n, SHA256: sum,
-			BlobID: string(id), CryptHeader: st.header, Created: now, Modified: now})
-		if err != nil {
-			return err
-		}
-		if err := q.ClaimPending(ctx, string(id)); err != nil {
-			if errs.Is(errs.NotFound, err) {
-				return errs.E(errs.Other, "the upload was taken for abandoned by garbage collection; send it again")
-			}
-			return err
-		}
-		out = s.entry(l, de, 0)
-		if opt.Publish != nil {
-			return opt.Publish(q, out)
-		}
-		return nil
+		var err error
+		out, err = s.publishOwned(ctx, q, folderID, name, st, id, sum, opt.Publish)
+		return err
 	})
 	if err != nil {
 		s.discard(ctx, id, true)
 		return Entry{}, errs.E(op, err)
 	}
 	return out, nil
+}
+
+// publishOwned makes st, stored in blob id, the file name of an owned folder, inside a
+// transaction that holds the folder's lock, and runs publish there.
+func (s *Service) publishOwned(ctx context.Context, q db.Q, folderID int64, name string, st *staged, id blob.ID, sum []byte, publish func(db.Q, Entry) error) (Entry, error) {
+	now := s.now()
+	l := ownedLoc(folderID, name)
+	if _, err := q.LookupChild(ctx, folderID, 0, name); err == nil {
+		return Entry{}, errs.E(errs.Exist, errs.Path(l.path), "a file of that name exists")
+	} else if !errs.Is(errs.NotFound, err) {
+		return Entry{}, err
+	}
+	if err := s.charge(ctx, q, folderID, st.n); err != nil {
+		return Entry{}, err
+	}
+	de, err := q.InsertEntry(ctx, db.Entry{FolderID: folderID, Name: name, Size: st.n, SHA256: sum,
+		BlobID: string(id), CryptHeader: st.header, Created: now, Modified: now})
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := s.claim(ctx, q, st, id); err != nil {
+		return Entry{}, err
+	}
+	out := s.entry(l, de, 0)
+	if publish != nil {
+		return out, publish(q, out)
+	}
+	return out, nil
+}
+
+// ownedLoc is the location of the file name at the root of owned folder folderID.
+func ownedLoc(folderID int64, name string) loc {
+	return loc{path: Join(name), rel: []string{name}, folder: authz.Folder{ID: folderID}}
 }
 
 // OpenOwned opens the file name of an owned folder for reading. done is called once, by
@@ -120,7 +131,7 @@ func (s *Service) OpenOwned(ctx context.Context, folderID int64, name string, do
 		}
 		return nil, errs.E(op, err)
 	}
-	l := loc{path: Join(name), rel: []string{name}}
+	l := ownedLoc(folderID, name)
 	r, err := s.openEntry(ctx, l, e)
 	if err != nil {
 		return nil, errs.E(op, err)

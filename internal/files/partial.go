@@ -152,30 +152,8 @@ func (s *Service) startUpload(ctx context.Context, p auth.Principal, path string
 	if f.QuotaBytes > 0 && opt.Length > f.QuotaBytes-f.UsedBytes+replaced {
 		return Partial{}, quotaError(f)
 	}
-	// The payload's first 16 bytes (its nonce) are the whole blob of an empty upload.
-	id := blob.NewID()
-	if err := q.AddPending(ctx, string(id)); err != nil {
-		return Partial{}, err
-	}
-	w, err := s.blobs.Create(ctx, id)
+	id, header, state, err := s.emptyPartial(ctx)
 	if err != nil {
-		s.discard(ctx, id, false)
-		return Partial{}, err
-	}
-	h := sha256.New()
-	header, _, err := s.keys.Encrypt(w, h)
-	if err == nil {
-		err = w.Commit()
-	} else {
-		w.Abort()
-	}
-	if err != nil {
-		s.discard(ctx, id, false)
-		return Partial{}, err
-	}
-	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
-	if err != nil {
-		s.discard(ctx, id, true)
 		return Partial{}, err
 	}
 	now := s.now()
@@ -207,6 +185,38 @@ func (s *Service) startUpload(ctx context.Context, p auth.Principal, path string
 	}
 	s.collect(ctx, garbage)
 	return s.partial(u), nil
+}
+
+// emptyPartial stores the blob of an empty partial upload, recorded as pending: the
+// payload's first 16 bytes (its nonce) are all of it. It returns the blob, the crypt header
+// and the digest state of no bytes.
+func (s *Service) emptyPartial(ctx context.Context) (blob.ID, []byte, []byte, error) {
+	id := blob.NewID()
+	if err := s.db.Q().AddPending(ctx, string(id)); err != nil {
+		return "", nil, nil, err
+	}
+	w, err := s.blobs.Create(ctx, id)
+	if err != nil {
+		s.discard(ctx, id, false)
+		return "", nil, nil, err
+	}
+	h := sha256.New()
+	header, _, err := s.keys.Encrypt(w, h)
+	if err == nil {
+		err = w.Commit()
+	} else {
+		w.Abort()
+	}
+	if err != nil {
+		s.discard(ctx, id, false)
+		return "", nil, nil, err
+	}
+	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		s.discard(ctx, id, true)
+		return "", nil, nil, err
+	}
+	return id, header, state, nil
 }
 
 // Append adds r, the bytes of the caller's partial upload id from offset on, to it. When
@@ -276,6 +286,13 @@ func (s *Service) leasePartial(ctx context.Context, p auth.Principal, l loc, opt
 	if err != nil {
 		return db.Upload{}, err
 	}
+	return s.lease(ctx, u, l, opt.Offset)
+}
+
+// lease takes partial upload u (at l) for appending at offset, and returns its state as
+// of the lease. Errors: Conflict (another transfer holds it, or offset is not its size).
+func (s *Service) lease(ctx context.Context, u db.Upload, l loc, offset int64) (db.Upload, error) {
+	q := s.db.Q()
 	now := s.now()
 	if err := q.LeaseUpload(ctx, u.ID, now, now.Add(s.uploadLease)); err != nil {
 		if errs.Is(errs.Conflict, err) {
@@ -283,9 +300,9 @@ func (s *Service) leasePartial(ctx context.Context, p auth.Principal, l loc, opt
 		}
 		return db.Upload{}, err
 	}
-	if u.Size != opt.Offset {
+	if u.Size != offset {
 		q.RenewUpload(context.WithoutCancel(ctx), u.ID, time.Time{})
-		return db.Upload{}, errs.E(errs.Conflict, errs.Path(l.path), fmt.Sprintf("the partial upload holds %d bytes, so resume at byte %d, not %d", u.Size, u.Size, opt.Offset))
+		return db.Upload{}, errs.E(errs.Conflict, errs.Path(l.path), fmt.Sprintf("the partial upload holds %d bytes, so resume at byte %d, not %d", u.Size, u.Size, offset))
 	}
 	return u, nil
 }

@@ -268,8 +268,12 @@ func (s *Service) store(ctx context.Context, dp db.Parcel, by db.ParcelRecipient
 	if err != nil {
 		return File{}, err
 	}
-	if n >= int64(s.policy.MaxFiles) {
-		return File{}, errs.E(errs.TooLarge, fmt.Sprintf("a parcel may have at most %d files", s.policy.MaxFiles))
+	m, err := q.CountParcelUploads(ctx, dp.ID)
+	if err != nil {
+		return File{}, err
+	}
+	if n+m >= int64(s.policy.MaxFiles) {
+		return File{}, errs.E(errs.TooLarge, fmt.Sprintf("a parcel may have at most %d files (counting the resumable uploads under way)", s.policy.MaxFiles))
 	}
 	if taken, err := q.ParcelFileNameTaken(ctx, dp.ID, uploader, name); err != nil || taken {
 		if err == nil {
@@ -277,27 +281,39 @@ func (s *Service) store(ctx context.Context, dp db.Parcel, by db.ParcelRecipient
 		}
 		return File{}, err
 	}
-	f := db.ParcelFile{ID: newID(), ParcelID: dp.ID, Name: name, Uploader: uploader, Created: s.now()}
-	_, err = s.files.PutOwned(ctx, dp.FolderID, f.ID, r, files.OwnedPut{Size: size, SHA256: sum, Publish: func(q db.Q, e files.Entry) error {
-		f.Size, f.SHA256 = e.Size, e.SHA256
-		if err := q.InsertParcelFile(ctx, f); err != nil {
+	// A resumable upload of the name would find it taken when it completes.
+	if _, err := q.ParcelUploadNamed(ctx, dp.ID, uploader, name); err == nil {
+		return File{}, errs.E(errs.Exist, "a resumable upload of that name is under way: cancel it (DELETE its URL) or wait until it expires")
+	} else if !errs.Is(errs.NotFound, err) {
+		return File{}, err
+	}
+	f := db.ParcelFile{ID: newID(), ParcelID: dp.ID, Name: name, Uploader: uploader}
+	_, err = s.files.PutOwned(ctx, dp.FolderID, f.ID, r, files.OwnedPut{Size: size, SHA256: sum, Publish: s.publish(ctx, dp, by, &f, rec)})
+	if err != nil {
+		return File{}, err
+	}
+	return fileOut(f, dp.E2E), nil
+}
+
+// publish returns the function that adds f, uploaded into dp by recipient by (zero: the
+// owner), to the parcel in the transaction that makes its content visible, with rec.
+func (s *Service) publish(ctx context.Context, dp db.Parcel, by db.ParcelRecipient, f *db.ParcelFile, rec audit.Record) func(db.Q, files.Entry) error {
+	return func(q db.Q, e files.Entry) error {
+		f.Size, f.SHA256, f.Created = e.Size, e.SHA256, s.now()
+		if err := q.InsertParcelFile(ctx, *f); err != nil {
 			if errs.Is(errs.Exist, err) {
 				return errs.E(errs.Exist, "a file of that name is in the parcel already")
 			}
 			return err
 		}
 		rec.Bytes, rec.Detail = e.Size, "file "+f.ID
-		if uploader != "" {
+		if by.ID != "" {
 			if err := s.notify(ctx, q, EventUploaded, dp, nil, by.Email); err != nil {
 				return err
 			}
 		}
 		return s.audit.AppendTx(ctx, q, rec)
-	}})
-	if err != nil {
-		return File{}, err
 	}
-	return fileOut(f, dp.E2E), nil
 }
 
 // Send sends the caller's draft: its links are made and returned (once), and it expires

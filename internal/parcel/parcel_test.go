@@ -25,6 +25,7 @@ type fixture struct {
 	ctx   context.Context
 	db    *db.DB
 	blobs *mem.Store
+	files *files.Service
 	svc   *parcel.Service
 	now   time.Time
 	alice auth.Principal
@@ -32,6 +33,12 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, dsn string) *fixture {
+	return newFixtureWith(t, dsn, parcel.DefaultPolicy(), nil)
+}
+
+// newFixtureWith makes a fixture with policy pol, and with tune applied to the files
+// service before it is used (if not nil).
+func newFixtureWith(t *testing.T, dsn string, pol parcel.Policy, tune func(*files.Service)) *fixture {
 	ctx := context.Background()
 	d := dbtest.Open(t, dsn)
 	keys, err := crypt.NewKeyring()
@@ -45,8 +52,11 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	blobs := mem.New()
 	fs := files.New(d, blobs, keys, log, discard)
-	f := &fixture{t: t, ctx: ctx, db: d, blobs: blobs, now: time.Now()}
-	f.svc = parcel.New(d, fs, log, keys, discard, parcel.DefaultPolicy())
+	if tune != nil {
+		tune(fs)
+	}
+	f := &fixture{t: t, ctx: ctx, db: d, blobs: blobs, files: fs, now: time.Now()}
+	f.svc = parcel.New(d, fs, log, keys, discard, pol)
 	f.svc.SetClock(func() time.Time { return f.now })
 	f.alice, f.bob = f.user("alice"), f.user("bob")
 	return f

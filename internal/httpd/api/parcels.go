@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -55,6 +56,7 @@ func (s *Server) EnableParcels(ps *parcel.Service, d *defender.Service) {
 	m.Handle("GET "+Prefix+"/p/{token}/files/{f}", a.recipient(a.download))
 	m.Handle("GET "+Prefix+"/p/{token}/zip", a.recipient(a.zip))
 	m.Handle("PUT "+Prefix+"/p/{token}/files/{f}", a.recipient(a.upload))
+	a.tusRoutes()
 }
 
 type parcelRequest struct {
@@ -353,6 +355,9 @@ func (a *parcelAPI) recipient(h recipientHandler) http.Handler {
 // address: a link that does not exist (probing) and a wrong passphrase. The web's
 // recipient pages report theirs here too, so that pages and API share one score.
 func (s *Server) RecipientRefused(r *http.Request, err error) {
+	if errors.Is(err, parcel.ErrNoUpload) {
+		return // a valid link's resumable upload that completed or expired: no probing
+	}
 	kind := defender.Kind("")
 	switch errs.KindOf(err) {
 	case errs.NotFound:

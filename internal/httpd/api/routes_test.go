@@ -26,11 +26,11 @@ var (
 
 // sourceRoutes reads the routes out of the package's source: those registered on the
 // ServeMux (api.go, admin.go, keys.go, parcels.go) and the methods the /files and /dirs handlers allow
-// (files.go), and the tus routes (tus.go). A route added there is thereby checked by the tests that use this list.
+// (files.go), and the tus routes (tus.go, parceltus.go). A route added there is thereby checked by the tests that use this list.
 func sourceRoutes(t *testing.T) []route {
 	t.Helper()
 	var out []route
-	for _, file := range []string{"api.go", "admin.go", "keys.go", "tus.go", "parcels.go"} {
+	for _, file := range []string{"api.go", "admin.go", "keys.go", "tus.go", "parcels.go", "parceltus.go"} {
 		src, err := os.ReadFile(file)
 		if err != nil {
 			t.Fatal(err)

@@ -53,31 +53,81 @@ func (s *Server) tusOptions(w http.ResponseWriter, r *http.Request) {
 // protocol asks for on every request but OPTIONS.
 func (s *Server) tus(h handler) http.Handler {
 	return s.authed(func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-		w.Header().Set("Tus-Resumable", tusVersion)
-		if v := r.Header.Get("Tus-Resumable"); v != tusVersion {
-			w.Header().Set("Tus-Version", tusVersion)
-			writeProblem(w, r, http.StatusPreconditionFailed, fmt.Sprintf("this server speaks tus %s: send the header Tus-Resumable: %s (got %q)", tusVersion, tusVersion, v))
+		if !tusVersionOK(w, r) {
 			return nil
 		}
 		return h(w, r, p)
 	})
 }
 
+// tusVersionOK sets Tus-Resumable on the answer and checks the request's; a request of
+// another version is answered here (412), and false returned.
+func tusVersionOK(w http.ResponseWriter, r *http.Request) bool {
+	w.Header().Set("Tus-Resumable", tusVersion)
+	if v := r.Header.Get("Tus-Resumable"); v != tusVersion {
+		w.Header().Set("Tus-Version", tusVersion)
+		writeProblem(w, r, http.StatusPreconditionFailed, fmt.Sprintf("this server speaks tus %s: send the header Tus-Resumable: %s (got %q)", tusVersion, tusVersion, v))
+		return false
+	}
+	return true
+}
+
+// tusCreation reads a creation request's Upload-Length and Upload-Metadata.
+func tusCreation(r *http.Request) (length int64, meta map[string]string, err error) {
+	if r.Header.Get("Upload-Defer-Length") != "" {
+		return 0, nil, errs.E(errs.Invalid, "Upload-Defer-Length is not supported: send Upload-Length")
+	}
+	length, err = strconv.ParseInt(r.Header.Get("Upload-Length"), 10, 64)
+	if err != nil || length < 0 {
+		return 0, nil, errs.E(errs.Invalid, "send the file's size in bytes as Upload-Length")
+	}
+	if length > tusMaxSize {
+		return 0, nil, errs.E(errs.TooLarge, fmt.Sprintf("the file is larger than this server's limit of %d bytes", int64(tusMaxSize)))
+	}
+	meta, err = parseTusMetadata(r.Header.Get("Upload-Metadata"))
+	return length, meta, err
+}
+
+// tusSHA256 reads the optional metadata "sha256" (hex).
+func tusSHA256(meta map[string]string) ([]byte, error) {
+	v := meta["sha256"]
+	if v == "" {
+		return nil, nil
+	}
+	sum, err := hex.DecodeString(v)
+	if err != nil || len(sum) != 32 {
+		return nil, errs.E(errs.Invalid, `the metadata "sha256" must be 64 hex digits`)
+	}
+	return sum, nil
+}
+
+// tusFirstPiece reports whether a creation request carries the first piece
+// (creation-with-upload).
+func tusFirstPiece(r *http.Request) bool {
+	return r.Header.Get("Content-Type") == tusOffsetType && r.ContentLength != 0
+}
+
+// tusPiece checks a PATCH request and returns its Upload-Offset. A request of another
+// Content-Type is answered here (415), with ok false.
+func tusPiece(w http.ResponseWriter, r *http.Request) (off int64, ok bool, err error) {
+	if ct := r.Header.Get("Content-Type"); ct != tusOffsetType {
+		writeProblem(w, r, http.StatusUnsupportedMediaType, "send the piece as Content-Type: "+tusOffsetType)
+		return 0, false, nil
+	}
+	off, err = strconv.ParseInt(r.Header.Get("Upload-Offset"), 10, 64)
+	if err != nil || off < 0 {
+		return 0, false, errs.E(errs.Invalid, "send the offset of this piece as Upload-Offset (HEAD the upload to learn it)")
+	}
+	// A large piece may take long: the server's read timeout would cut it.
+	http.NewResponseController(w).SetReadDeadline(time.Time{})
+	return off, true, nil
+}
+
 // tusCreate creates an upload: Upload-Length and Upload-Metadata with "path" (the whole
 // target path) or "filename" (and optionally "dir"), optionally "sha256" (hex). A body of
 // type application/offset+octet-stream is the first piece.
 func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	if r.Header.Get("Upload-Defer-Length") != "" {
-		return errs.E(errs.Invalid, "Upload-Defer-Length is not supported: send Upload-Length")
-	}
-	length, err := strconv.ParseInt(r.Header.Get("Upload-Length"), 10, 64)
-	if err != nil || length < 0 {
-		return errs.E(errs.Invalid, "send the file's size in bytes as Upload-Length")
-	}
-	if length > tusMaxSize {
-		return errs.E(errs.TooLarge, fmt.Sprintf("the file is larger than this server's limit of %d bytes", int64(tusMaxSize)))
-	}
-	meta, err := parseTusMetadata(r.Header.Get("Upload-Metadata"))
+	length, meta, err := tusCreation(r)
 	if err != nil {
 		return err
 	}
@@ -96,17 +146,16 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 		}
 	}
 	opt := files.StartOptions{Length: length, Parents: meta["parents"] != "false"}
-	if v := meta["sha256"]; v != "" {
-		if opt.SHA256, err = hex.DecodeString(v); err != nil || len(opt.SHA256) != 32 {
-			return errs.E(errs.Invalid, `the metadata "sha256" must be 64 hex digits`)
-		}
+	if opt.SHA256, err = tusSHA256(meta); err != nil {
+		return err
 	}
 	part, err := s.files.StartUpload(r.Context(), p, path, opt)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", Prefix+"/uploads/"+part.ID)
-	if r.Header.Get("Content-Type") == tusOffsetType && r.ContentLength != 0 {
+	if tusFirstPiece(r) {
+		http.NewResponseController(w).SetReadDeadline(time.Time{})
 		return s.tusAppend(w, r, p, part.ID, 0, http.StatusCreated)
 	}
 	w.Header().Set("Upload-Offset", "0")
@@ -115,8 +164,11 @@ func (s *Server) tusCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 }
 
 // tusID checks the upload id in the URL; another form is no upload.
-func tusID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
+func tusID(r *http.Request) (string, error) { return tusIDIn(r, "id") }
+
+// tusIDIn checks the upload id in the URL's path value name.
+func tusIDIn(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
 	if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
 		return "", errs.E(errs.NotFound, "no such upload: the id is malformed")
 	}
@@ -146,13 +198,9 @@ func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return err
 	}
-	if ct := r.Header.Get("Content-Type"); ct != tusOffsetType {
-		writeProblem(w, r, http.StatusUnsupportedMediaType, "send the piece as Content-Type: "+tusOffsetType)
-		return nil
-	}
-	off, err := strconv.ParseInt(r.Header.Get("Upload-Offset"), 10, 64)
-	if err != nil || off < 0 {
-		return errs.E(errs.Invalid, "send the offset of this piece as Upload-Offset (HEAD the upload to learn it)")
+	off, ok, err := tusPiece(w, r)
+	if !ok {
+		return err
 	}
 	return s.tusAppend(w, r, p, id, off, http.StatusNoContent)
 }
@@ -160,8 +208,6 @@ func (s *Server) tusPatch(w http.ResponseWriter, r *http.Request, p auth.Princip
 // tusAppend streams the request body into upload id at off and answers with the new
 // offset; at completion, X-Coffer-Path says where the file now is.
 func (s *Server) tusAppend(w http.ResponseWriter, r *http.Request, p auth.Principal, id string, off int64, code int) error {
-	// A large piece may take long: the server's read timeout would cut it.
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
 	part, e, err := s.files.Append(r.Context(), p, id, off, r.Body)
 	if err != nil {
 		return err

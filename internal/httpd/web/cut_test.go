@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/db"
+	"github.com/coffer-mft/coffer/internal/parcel"
 	"github.com/coffer-mft/coffer/internal/testenv"
 )
 
@@ -91,6 +92,26 @@ func (c *cutter) cut() {
 	c.cuts++
 }
 
+// cutAtAThird waits until the page's upload passed a third, then cuts.
+func (c *cutter) cutAtAThird(t *testing.T, ctx context.Context) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(document.querySelector(".upload progress") || {value: 0}).value`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v > 33 {
+			break
+		}
+		if v >= 100 || time.Now().After(deadline) {
+			t.Fatalf("progress %.0f%%: could not cut half way", v)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.cut()
+}
+
 // TestBrowserResumesAfterCut uploads 50 MiB from Chromium, cuts the network half way,
 // and checks that the page resumes by itself to a file with the right SHA-256.
 func TestBrowserResumesAfterCut(t *testing.T) {
@@ -123,25 +144,10 @@ func TestBrowserResumesAfterCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Wait for the progress bar to pass a third, then cut.
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`(document.querySelector(".upload progress") || {value: 0}).value`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v > 33 {
-			break
-		}
-		if v >= 100 || time.Now().After(deadline) {
-			t.Fatalf("progress %.0f%%: could not cut half way", v)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	proxy.cutAtAThird(t, ctx)
 	if os.Getenv("COFFER_SCREENSHOTS") != "" {
 		shot(t, ctx, "upload-progress.png")
 	}
-	proxy.cut()
 	// The page retries on its own and the file appears when it is complete.
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`tr[data-name="scan.raw"]`))); err != nil {
 		msg, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#uploads`)))
@@ -162,6 +168,62 @@ func TestBrowserResumesAfterCut(t *testing.T) {
 	recs, err := e.Core.DB.Q().AuditQuery(context.Background(), db.AuditFilter{Actor: "tech", Action: "file.upload"}, 5)
 	if err != nil || len(recs) == 0 || recs[0].Result != "ok" || !strings.Contains(recs[0].Detail, "resumed at byte") {
 		t.Errorf("the completion is not recorded as resumed: %+v, %v", recs, err)
+	}
+	if proxy.cuts == 0 {
+		t.Error("the connection was never cut")
+	}
+}
+
+// TestBrowserRequestResumesAfterCut uploads 50 MiB into a request from its link's page,
+// cuts the network a third of the way, and checks that the page resumes the same tus
+// upload by itself to a file with the right SHA-256.
+func TestBrowserRequestResumesAfterCut(t *testing.T) {
+	if raceEnabled {
+		t.Skip("runs without -race (.ci/run has a step for it)")
+	}
+	ctx := browser(t, 6*time.Minute)
+	e := testenv.New(t, testenv.Options{})
+	e.User(t, "tech", 0)
+	u, err := e.Core.DB.Q().UserByName(context.Background(), "tech")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := auth.Principal{UserID: u.ID, Name: u.Name}
+	p, links, err := e.Core.Parcels.Create(context.Background(), owner, parcel.NewParcel{Kind: parcel.KindRequest, Subject: "the scan, please"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutter(t, e.URL[len("https://"):])
+	data := make([]byte, 50<<20)
+	rand.Read(data)
+	local := filepath.Join(t.TempDir(), "scan.raw")
+	if err := os.WriteFile(local, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate("https://"+proxy.ln.Addr().String()+"/p/"+links[0].Token),
+		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]`), []string{local}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.cutAtAThird(t, ctx)
+	// The page retries on its own, and reloads with the file listed when it is complete.
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#parcel-files tr[data-file]`))); err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#uploads`)))
+		t.Fatalf("the upload did not complete after the cut: %v (%s)", err, msg)
+	}
+	got, err := e.Core.Parcels.Get(context.Background(), owner, p.ID)
+	if err != nil || len(got.Files) != 1 {
+		t.Fatalf("the request has %+v, %v", got.Files, err)
+	}
+	if sum := sha256.Sum256(data); got.Files[0].Name != "scan.raw" || got.Files[0].Size != int64(len(data)) || !bytes.Equal(got.Files[0].SHA256, sum[:]) {
+		t.Fatalf("after the cut and resume the file is %+v", got.Files[0])
+	}
+	// It was resumed, not sent again from the start: one upload was begun, and it ended.
+	recs, err := e.Core.DB.Q().AuditQuery(context.Background(), db.AuditFilter{Action: "parcel.upload.start"}, 5)
+	if err != nil || len(recs) != 1 {
+		t.Errorf("%d resumable uploads were begun, want 1 (%v)", len(recs), err)
 	}
 	if proxy.cuts == 0 {
 		t.Error("the connection was never cut")

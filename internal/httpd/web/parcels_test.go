@@ -124,7 +124,7 @@ func TestParcelSendPages(t *testing.T) {
 	}
 	id := strings.TrimPrefix(loc, "/parcels/")
 	code, got = page(t, tech, "GET", e.URL+loc, nil)
-	mustContain(t, "draft", code, 200, got, "draft", `data-put="/api/v1/parcels/`+id+`/files/"`, "upload.js", "No files yet", `disabled`)
+	mustContain(t, "draft", code, 200, got, "draft", `data-put="/api/v1/parcels/`+id+`/files/"`, `data-tus="/api/v1/parcels/`+id+`/uploads"`, "upload.js", "No files yet", `disabled`)
 	if code, _ := page(t, tech, "POST", e.URL+loc+"/send", nil); code != http.StatusBadRequest {
 		t.Fatalf("sending a draft without files: %d", code)
 	}
@@ -385,7 +385,7 @@ func TestParcelRequestPages(t *testing.T) {
 
 	carol := browserClient(e)
 	code, got = page(t, carol, "GET", e.URL+"/p/"+tok, nil)
-	mustContain(t, "upload page", code, 200, got, "asks you for files", "Your passport scan.", `data-put="/api/v1/p/`+tok+`/files/"`, "upload.js", "Finished")
+	mustContain(t, "upload page", code, 200, got, "asks you for files", "Your passport scan.", `data-put="/api/v1/p/`+tok+`/files/"`, `data-tus="/api/v1/p/`+tok+`/uploads"`, "upload.js", "Finished")
 	scan := "%PDF-1.7 scan"
 	if code, b := do(t, carol, "PUT", e.URL+"/api/v1/p/"+tok+"/files/"+url.PathEscape("scan 1.pdf"), []byte(scan)); code != http.StatusCreated {
 		t.Fatalf("upload: %d %s", code, b)

@@ -4,9 +4,10 @@
 // where to resume) and page reloads or a closed laptop (the upload's URL is remembered
 // in localStorage per file, so choosing the same file again resumes it).
 // No framework, no inline script: the Content-Security-Policy forbids it.
-// With data-put on the #uploads panel (parcels: a draft's files, uploads into a request)
-// each file goes in one PUT to that URL plus its name instead: those endpoints are not
-// resumable yet, so a cut upload starts again from the beginning.
+// With data-tus on the #uploads panel (parcels: a draft's files, uploads into a request)
+// the files go, by name, to that parcel's tus endpoint instead ("…/uploads", metadata
+// "filename"), and resume the same way. Without it, data-put sends each file in one PUT
+// to that URL plus its name: a cut upload then starts again from the beginning.
 "use strict";
 
 (() => {
@@ -22,7 +23,10 @@
   const list = document.getElementById("upload-list");
   const dir = document.body.dataset.dir || "/";
   if (!panel || !list) return;
-  const put = panel.dataset.put;
+  // A parcel's tus endpoint takes precedence over its one-PUT endpoint.
+  const tus = panel.dataset.tus;
+  const put = tus ? undefined : panel.dataset.put;
+  const api = tus || API;
 
   const fmtBytes = (n) => {
     const u = ["B", "KB", "MB", "GB", "TB"];
@@ -43,6 +47,9 @@
   class HTTPError extends Error {
     constructor(status, detail) { super(detail || ("HTTP " + status)); this.status = status; }
   }
+  // refused reports whether an answer is a refusal that retrying will not change
+  // (permission, quota, a bad or taken name, a revoked link); 409 of a PATCH is not.
+  const refused = (status) => status >= 400 && status < 500 && status !== 423 && status !== 429;
 
   // request sends one tus request with XMLHttpRequest (fetch cannot report upload
   // progress) and resolves with the XHR once the answer is in.
@@ -69,7 +76,8 @@
     constructor(file, target) {
       this.file = file;
       this.target = target;
-      this.key = STORE + [target, file.size, file.lastModified].join("|");
+      // A parcel's uploads are remembered per parcel or link: the same file may go to several.
+      this.key = STORE + [tus ? tus + "|" + target : target, file.size, file.lastModified].join("|");
       this.ctrl = new AbortController();
       this.row = this.render();
       this.samples = [];
@@ -110,9 +118,13 @@
     }
 
     async create() {
-      const meta = "path " + b64(this.target);
-      const x = await request("POST", API, { "Upload-Length": String(this.file.size), "Upload-Metadata": meta }, null, null, this.ctrl.signal);
-      if (x.status !== 201) throw new HTTPError(x.status, problem(x));
+      const meta = (tus ? "filename " : "path ") + b64(this.target);
+      const x = await request("POST", api, { "Upload-Length": String(this.file.size), "Upload-Metadata": meta }, null, null, this.ctrl.signal);
+      if (x.status !== 201) {
+        const e = new HTTPError(x.status, problem(x));
+        e.final = refused(x.status); // a name that is taken (409) stays taken
+        throw e;
+      }
       this.url = x.getResponseHeader("Location");
       localStorage.setItem(this.key, this.url);
     }
@@ -120,7 +132,7 @@
     async offset() {
       const x = await request("HEAD", this.url, {}, null, null, this.ctrl.signal);
       if (x.status === 404) return -1;
-      if (x.status !== 200) throw new HTTPError(x.status, x.statusText);
+      if (x.status !== 200) throw new HTTPError(x.status, x.status === 410 ? "This link no longer accepts files." : x.statusText);
       return Number(x.getResponseHeader("Upload-Offset"));
     }
 
@@ -168,7 +180,8 @@
             off = Number(x.getResponseHeader("Upload-Offset"));
             attempt = 0;
             this.progress(off);
-            if (x.getResponseHeader("X-Coffer-Path")) break;
+            // At completion: the file's path (a user's upload) or id (a parcel's).
+            if (x.getResponseHeader("X-Coffer-Path") || x.getResponseHeader("X-Coffer-File")) break;
           }
           localStorage.removeItem(this.key);
           this.status("Done", "done");
@@ -178,7 +191,7 @@
         } catch (e) {
           if (e.name === "AbortError") { this.status("Cancelled", "error"); return; }
           // Refusals (permission, quota, a bad name) will not change by retrying.
-          if (e instanceof HTTPError && e.status >= 400 && e.status < 500 && e.status !== 409 && e.status !== 423 && e.status !== 429) {
+          if (e instanceof HTTPError && (e.final || (refused(e.status) && e.status !== 409))) {
             localStorage.removeItem(this.key);
             this.status(e.message, "error");
             return;
@@ -220,8 +233,8 @@
     }
   }
 
-  // target is where a file goes: its path in the folder, or (data-put) its bare name.
-  const target = (rel) => (put ? rel.split("/").pop() : (dir.endsWith("/") ? dir : dir + "/") + rel);
+  // target is where a file goes: its path in the folder, or (a parcel's) its bare name.
+  const target = (rel) => (tus || put ? rel.split("/").pop() : (dir.endsWith("/") ? dir : dir + "/") + rel);
 
   // Files from the button; webkitRelativePath carries the folder structure of a folder pick.
   for (const input of document.querySelectorAll("input[type=file][data-upload]")) {
