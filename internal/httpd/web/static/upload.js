@@ -164,6 +164,7 @@
       this.status("Starting…");
       this.url = localStorage.getItem(this.key);
       let off = -1;
+      let conflicts = 0; // 409s in a row without progress
       for (let attempt = 0; ; attempt++) {
         try {
           if (this.url) off = await this.offset();
@@ -175,10 +176,25 @@
             const x = await request("PATCH", this.url,
               { "Content-Type": "application/offset+octet-stream", "Upload-Offset": String(off) },
               this.file.slice(off, end), (n) => this.progress(base + n), this.ctrl.signal);
-            if (x.status === 409) { off = await this.offset(); await sleep(1000); continue; }
+            if (x.status === 409) {
+              // The offset moved (another tab, a lost answer): go on from there. Still at
+              // the same offset after a few tries, the conflict is not passing (a name
+              // taken at completion): say so rather than ask for ever.
+              const was = off;
+              off = await this.offset();
+              if (off < 0) { await this.create(); off = 0; } // it expired meanwhile
+              if (off === was && ++conflicts >= 5) {
+                const e = new HTTPError(409, problem(x));
+                e.final = true;
+                throw e;
+              }
+              await sleep(1000);
+              continue;
+            }
             if (x.status !== 204) throw new HTTPError(x.status, problem(x));
             off = Number(x.getResponseHeader("Upload-Offset"));
             attempt = 0;
+            conflicts = 0;
             this.progress(off);
             // At completion: the file's path (a user's upload) or id (a parcel's).
             if (x.getResponseHeader("X-Coffer-Path") || x.getResponseHeader("X-Coffer-File")) break;
