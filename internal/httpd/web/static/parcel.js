@@ -40,11 +40,13 @@
     const pickBox = document.getElementById("e2e-pick-box");
     const pick = document.getElementById("e2e-pick");
     const submit = form.querySelector("button[type=submit]");
-    const plainLabel = submit.textContent;
+    const hint = document.getElementById("send-hint");
+    const plainLabel = submit.textContent, plainHint = hint.textContent;
     const sync = () => {
       pickBox.hidden = !box.checked;
       pick.required = box.checked;
       submit.textContent = box.checked ? "Encrypt and send" : plainLabel;
+      hint.textContent = box.checked ? hint.dataset.e2e : plainHint;
     };
     box.addEventListener("change", sync);
     sync();
@@ -172,6 +174,7 @@
       }
       form.elements.passphrase.value = "";
       card.hidden = true;
+      document.getElementById("uploads").hidden = true;
       document.querySelector("main h1").textContent = "Links of “" + sent.subject + "”";
       document.getElementById("e2e-parcel").href = "/parcels/" + encodeURIComponent(sent.id);
       document.getElementById("e2e-sent").hidden = false;
