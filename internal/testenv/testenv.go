@@ -44,6 +44,7 @@ type Options struct {
 	Blobs   string // blob store URL (--blobs); "" = the local store, or see COFFER_TEST_BLOBS
 	DataDir string // "" = a new temporary directory
 	Log     io.Writer
+	Verbose bool // log at the debug level (every API request), not only warnings
 	SFTP    bool // also serve SFTP on an ephemeral port (Env.SFTPAddr)
 	Mail    config.Mail
 }
@@ -95,7 +96,11 @@ func New(t testing.TB, opt Options) *Env {
 	if w == nil {
 		w = io.Discard
 	}
-	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if opt.Verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	core, err := server.Open(ctx, cfg, log, env)
 	if err != nil {
 		t.Fatal(err)

@@ -69,16 +69,6 @@ func TestBrowserParcels(t *testing.T) {
 	ctx := browser(t, 3*time.Minute)
 	pe := newParcelEnv(t)
 	e := pe.e
-	text := func(ctx context.Context, sel string) string {
-		s, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
-		return s
-	}
-	step := func(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v\npage: %s", what, err, text(ctx, "main"))
-		}
-	}
 	big := make([]byte, 3<<20+123)
 	rand.Read(big)
 	small := []byte("minutes of the meeting\n")
@@ -89,14 +79,8 @@ func TestBrowserParcels(t *testing.T) {
 		}
 	}
 
-	step(ctx, "sign in",
-		chromedp.Navigate(e.URL+"/parcels/"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), "tech"),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "password-of-tech"),
-		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#parcels`)),
-	)
-	step(ctx, "send form",
+	signIn(t, ctx, e.URL+"/parcels/", `#parcels`)
+	step(t, ctx, "send form",
 		chromedp.Click(chromedp.CSS(`a[href="/parcels/new"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#new-parcel`)),
 		chromedp.SendKeys(chromedp.CSS(`#new-parcel input[name=subject]`), "Lab results week 48"),
@@ -104,18 +88,18 @@ func TestBrowserParcels(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#new-parcel textarea[name=recipients]`), "ann@example.org"),
 	)
 	shot(t, ctx, "parcel-send.png")
-	step(ctx, "create the draft, add files",
+	step(t, ctx, "create the draft, add files",
 		chromedp.Submit(chromedp.CSS(`#new-parcel input[name=subject]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#send`)),
 		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]`), []string{filepath.Join(local, "measurements.bin"), filepath.Join(local, "minutes.txt")}),
 	)
 	// When both uploads are done the page reloads and lists them, and "Send" is enabled.
-	step(ctx, "uploads listed", chromedp.WaitVisible(chromedp.CSS(`#send button:not([disabled])`)))
+	step(t, ctx, "uploads listed", chromedp.WaitVisible(chromedp.CSS(`#send button:not([disabled])`)))
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#owner-files tr[data-file]").length`)); n != 2 || err != nil {
 		t.Fatalf("%d files listed (%v)", n, err)
 	}
-	step(ctx, "send", chromedp.Click(chromedp.CSS(`#send button`)), chromedp.WaitVisible(chromedp.CSS(`#links`)))
-	link := text(ctx, `#links [data-link]`)
+	step(t, ctx, "send", chromedp.Click(chromedp.CSS(`#send button`)), chromedp.WaitVisible(chromedp.CSS(`#links`)))
+	link := textOf(ctx, `#links [data-link]`)
 	if !regexp.MustCompile(`^https://[^/]+/p/[A-Za-z0-9_-]{32}$`).MatchString(link) {
 		t.Fatalf("link %q", link)
 	}
@@ -123,11 +107,11 @@ func TestBrowserParcels(t *testing.T) {
 	// The recipient: a browser context of their own, without tech's session.
 	rctx, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
 	defer cancel()
-	step(rctx, "recipient page", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#parcel-files`)))
-	if got := text(rctx, "main h1"); got != "Lab results week 48" {
+	step(t, rctx, "recipient page", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#parcel-files`)))
+	if got := textOf(rctx, "main h1"); got != "Lab results week 48" {
 		t.Fatalf("recipient page heading %q", got)
 	}
-	if nav := text(rctx, "body"); strings.Contains(nav, "Sign out") {
+	if nav := textOf(rctx, "body"); strings.Contains(nav, "Sign out") {
 		t.Fatal("the recipient has tech's session")
 	}
 	shot(t, rctx, "parcel-recipient.png")
@@ -135,7 +119,7 @@ func TestBrowserParcels(t *testing.T) {
 	if got := download(t, rctx, `#parcel-files a[data-file-link][href$="`+fileIDOf(t, rctx, "measurements.bin")+`"]`); !bytes.Equal(got, big) {
 		t.Fatalf("downloaded %d bytes, want %d", len(got), len(big))
 	}
-	shown := text(rctx, `#parcel-files tr[data-file="`+fileIDOf(t, rctx, "measurements.bin")+`"] [data-sha]`)
+	shown := textOf(rctx, `#parcel-files tr[data-file="`+fileIDOf(t, rctx, "measurements.bin")+`"] [data-sha]`)
 	if shown != hex.EncodeToString(sum[:]) {
 		t.Fatalf("the page shows SHA-256 %q", shown)
 	}
@@ -161,36 +145,36 @@ func TestBrowserParcels(t *testing.T) {
 	}
 
 	// Tech sees the receipts.
-	step(ctx, "receipts", chromedp.Navigate(e.URL+"/parcels/"), chromedp.Click(chromedp.CSS(`#parcels td.name a`)), chromedp.WaitVisible(chromedp.CSS(`#recipients`)))
-	if r := text(ctx, "#recipients"); !strings.Contains(r, "measurements.bin: 2×") || !strings.Contains(r, "minutes.txt: 1×") {
+	step(t, ctx, "receipts", chromedp.Navigate(e.URL+"/parcels/"), chromedp.Click(chromedp.CSS(`#parcels td.name a`)), chromedp.WaitVisible(chromedp.CSS(`#recipients`)))
+	if r := textOf(ctx, "#recipients"); !strings.Contains(r, "measurements.bin: 2×") || !strings.Contains(r, "minutes.txt: 1×") {
 		t.Fatalf("receipts: %s", r)
 	}
 	shot(t, ctx, "parcel-receipts.png")
 
 	// A request: tech asks, the recipient uploads, tech downloads.
-	step(ctx, "request form",
+	step(t, ctx, "request form",
 		chromedp.Navigate(e.URL+"/parcels/new?kind=request"),
 		chromedp.SendKeys(chromedp.CSS(`#new-parcel input[name=subject]`), "Signed contract"),
 		chromedp.SendKeys(chromedp.CSS(`#new-parcel textarea[name=recipients]`), "carol@example.org"),
 		chromedp.Submit(chromedp.CSS(`#new-parcel input[name=subject]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#links`)),
 	)
-	reqLink := text(ctx, `#links [data-link]`)
-	step(rctx, "upload page",
+	reqLink := textOf(ctx, `#links [data-link]`)
+	step(t, rctx, "upload page",
 		chromedp.Navigate(reqLink),
 		chromedp.WaitVisible(chromedp.CSS(`#finished`)),
 		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]`), []string{filepath.Join(local, "measurements.bin")}),
 	)
-	step(rctx, "upload listed", chromedp.WaitVisible(chromedp.CSS(`#parcel-files tr[data-file]`)))
-	step(rctx, "finished", chromedp.Click(chromedp.CSS(`#finished`)), chromedp.WaitVisible(chromedp.CSS(`.alert.ok`)))
-	step(ctx, "my parcels", chromedp.Navigate(e.URL+"/parcels/"), chromedp.WaitVisible(chromedp.CSS(`#parcels`)))
+	step(t, rctx, "upload listed", chromedp.WaitVisible(chromedp.CSS(`#parcel-files tr[data-file]`)))
+	step(t, rctx, "finished", chromedp.Click(chromedp.CSS(`#finished`)), chromedp.WaitVisible(chromedp.CSS(`.alert.ok`)))
+	step(t, ctx, "my parcels", chromedp.Navigate(e.URL+"/parcels/"), chromedp.WaitVisible(chromedp.CSS(`#parcels`)))
 	// The request by its subject, not by its row: two parcels made in the same second
 	// may be listed in either order.
 	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#parcels td.name a")].find(a => a.textContent.includes("Signed contract")).getAttribute("href")`))
 	if err != nil {
 		t.Fatalf("the request in my parcels: %v", err)
 	}
-	step(ctx, "what arrived", chromedp.Navigate(e.URL+href), chromedp.WaitVisible(chromedp.CSS(`#owner-files a[download]`)))
+	step(t, ctx, "what arrived", chromedp.Navigate(e.URL+href), chromedp.WaitVisible(chromedp.CSS(`#owner-files a[download]`)))
 	if got := download(t, ctx, `#owner-files a[download]`); !bytes.Equal(got, big) {
 		t.Fatalf("the requester downloaded %d bytes, want %d", len(got), len(big))
 	}

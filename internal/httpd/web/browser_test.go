@@ -67,6 +67,33 @@ func shot(t testing.TB, ctx context.Context, name string) {
 	}
 }
 
+// textOf is the text of the first element that sel matches in ctx's page ("" if none).
+func textOf(ctx context.Context, sel string) string {
+	s, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	return s
+}
+
+// step runs actions in ctx's page, or fails the test with what and the page's text.
+func step(t testing.TB, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v\npage: %s", what, err, textOf(ctx, "main"))
+	}
+}
+
+// signIn goes to u, signs in as tech on the sign-in page it leads to, and waits for
+// the element wait.
+func signIn(t testing.TB, ctx context.Context, u, wait string) {
+	t.Helper()
+	step(t, ctx, "sign in",
+		chromedp.Navigate(u),
+		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), "tech"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "password-of-tech"),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		chromedp.WaitVisible(chromedp.CSS(wait)),
+	)
+}
+
 // TestBrowserUpload signs in with Chromium, uploads a file with the upload button (our
 // tus client), finds it listed and stored intact, and shows a hostile name as text.
 func TestBrowserUpload(t *testing.T) {

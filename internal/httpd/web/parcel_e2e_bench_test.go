@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -55,7 +56,7 @@ func BenchmarkParcelE2EBrowser(b *testing.B) {
 	if _, err := chromedp.Call(ctx, performance.Enable, performance.EnableParams{}); err != nil {
 		b.Fatal(err)
 	}
-	type row struct{ mbs, heap, rss, proc []float64 }
+	type row struct{ mbs, heap, rss, proc, renderer []float64 }
 	for _, mib := range sizes {
 		local := filepath.Join(b.TempDir(), "bench.bin")
 		f, err := os.Create(local)
@@ -83,10 +84,10 @@ func BenchmarkParcelE2EBrowser(b *testing.B) {
 			}
 			stop := sampleMemory(b, h)
 			ms := op()
-			heap, rss, proc := stop()
+			heap, rss, proc, renderer := stop()
 			r := rows[name]
 			r.mbs = append(r.mbs, size/ms/1e3)
-			r.heap, r.rss, r.proc = append(r.heap, heap), append(r.rss, rss), append(r.proc, proc)
+			r.heap, r.rss, r.proc, r.renderer = append(r.heap, heap), append(r.rss, rss), append(r.proc, proc), append(r.renderer, renderer)
 		}
 		for range benchRounds() {
 			measure(order[0], func() float64 {
@@ -132,8 +133,8 @@ func BenchmarkParcelE2EBrowser(b *testing.B) {
 			if len(r.mbs) == 0 {
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "%d MiB %-36s %v MB/s (median %.0f); peak JS heap %.0f MiB; peak RSS of Chromium's processes %.0f MiB (largest process %.0f MiB)\n",
-				mib, k, rounded(r.mbs), median(r.mbs), median(r.heap), median(r.rss), median(r.proc))
+			fmt.Fprintf(os.Stderr, "%d MiB %-36s %v MB/s (median %.0f); peak JS heap %.0f MiB; peak RSS of Chromium's processes %.0f MiB (largest process %.0f MiB, largest renderer %.0f MiB)\n",
+				mib, k, rounded(r.mbs), median(r.mbs), median(r.heap), median(r.rss), median(r.proc), median(r.renderer))
 			b.ReportMetric(median(r.mbs), fmt.Sprintf("%dMiB-%s-MB/s", mib, strings.NewReplacer(" ", "-", ":", "", ",", "", "(", "", ")", "").Replace(k)))
 		}
 	}
@@ -212,9 +213,9 @@ func fileSum(t testing.TB, path string) string {
 // sampleMemory samples, every 100 ms until the returned stop is called, the page's JS
 // heap and the resident memory of this process's Chromium descendants; stop returns the
 // peaks in MiB: JS heap, the sum over the processes, the largest single process.
-func sampleMemory(t testing.TB, h *harness) (stop func() (heap, rss, proc float64)) {
+func sampleMemory(t testing.TB, h *harness) (stop func() (heap, rss, proc, renderer float64)) {
 	var mu sync.Mutex
-	var peakHeap, peakRSS, peakProc float64
+	var peakHeap, peakRSS, peakProc, peakRenderer float64
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	sample := func() {
@@ -227,9 +228,9 @@ func sampleMemory(t testing.TB, h *harness) (stop func() (heap, rss, proc float6
 				}
 			}
 		}
-		sum, big := chromiumRSS()
+		sum, big, renderer := chromiumRSS()
 		mu.Lock()
-		peakRSS, peakProc = max(peakRSS, sum), max(peakProc, big)
+		peakRSS, peakProc, peakRenderer = max(peakRSS, sum), max(peakProc, big), max(peakRenderer, renderer)
 		mu.Unlock()
 	}
 	go func() {
@@ -245,18 +246,19 @@ func sampleMemory(t testing.TB, h *harness) (stop func() (heap, rss, proc float6
 			}
 		}
 	}()
-	return func() (float64, float64, float64) {
+	return func() (float64, float64, float64, float64) {
 		close(done)
 		<-finished
 		sample()
-		return peakHeap, peakRSS, peakProc
+		return peakHeap, peakRSS, peakProc, peakRenderer
 	}
 }
 
 // chromiumRSS sums the resident memory (MiB) of the processes descending from this one
 // (the Chromium that the test started, not other browsers on the machine), and returns
-// the largest too. Linux only.
-func chromiumRSS() (sum, largest float64) {
+// the largest one and the largest renderer (the process of the page and its JavaScript,
+// --type=renderer) too. Linux only.
+func chromiumRSS() (sum, largest, renderer float64) {
 	parent := map[int]int{}
 	rss := map[int]float64{}
 	procs, _ := filepath.Glob("/proc/[0-9]*/status")
@@ -289,9 +291,12 @@ func chromiumRSS() (sum, largest float64) {
 			if p == self {
 				sum += r
 				largest = max(largest, r)
+				if cmd, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); err == nil && bytes.Contains(cmd, []byte("--type=renderer")) {
+					renderer = max(renderer, r)
+				}
 				break
 			}
 		}
 	}
-	return sum, largest
+	return sum, largest, renderer
 }

@@ -196,6 +196,8 @@ type parcelsData struct {
 	MaxDays    int
 	DefaultDl  int64
 	DefaultDay int
+	RequireE2E bool // the policy requires end-to-end encryption
+	E2ELib     bool // the e2e library is installed: the send form can encrypt
 }
 
 type parcelRow struct {
@@ -231,8 +233,23 @@ type linkRow struct {
 func (s *Server) parcelsData(view string) parcelsData {
 	pol := s.parcels.Policy()
 	return parcelsData{View: view, MaxDays: int(pol.MaxLifetime / (24 * time.Hour)), DefaultDay: int(pol.DefaultLifetime / (24 * time.Hour)),
-		DefaultDl: pol.DefaultMaxDownloads, Form: url.Values{}}
+		DefaultDl: pol.DefaultMaxDownloads, Form: url.Values{}, RequireE2E: pol.RequireE2E, E2ELib: s.hasE2E}
 }
+
+// newFormScripts are the scripts of the form of a new parcel: a send parcel's form
+// encrypts end to end in the page (parcel.js with the e2e library).
+func (d parcelsData) newFormScripts() []string {
+	if d.Kind != parcel.KindSend || !d.E2ELib {
+		return nil
+	}
+	return []string{e2eScript, "parcel.js"}
+}
+
+// errE2ENeedsScript answers a send form posted with "End-to-end encrypted" checked: the
+// page's script encrypts and sends through the REST API itself, so a post of the form
+// means that the script did not run, and the files must not go out in plain text.
+var errE2ENeedsScript = errs.E(errs.Invalid, "end-to-end encryption happens in your browser, which needs JavaScript: "+
+	"it is off or did not load on this page, so nothing was created or sent. Turn JavaScript on and try again, or send with the command line (coffer send --e2e)")
 
 func (s *Server) renderParcels(w http.ResponseWriter, code int, p auth.Principal, title string, d parcelsData, scripts ...string) {
 	s.render(w, "parcels", code, page{Title: title, Section: "parcels", User: &p, Scripts: scripts}, d)
@@ -283,11 +300,14 @@ func (s *Server) newParcelPage(w http.ResponseWriter, r *http.Request, p auth.Pr
 	}
 	d.Form.Set("days", strconv.Itoa(d.DefaultDay))
 	d.Form.Set("downloads", strconv.FormatInt(d.DefaultDl, 10))
+	if d.RequireE2E && d.Kind == parcel.KindSend {
+		d.Form.Set("e2e", "on")
+	}
 	title := "Send files"
 	if d.Kind == parcel.KindRequest {
 		title = "Request files"
 	}
-	s.renderParcels(w, http.StatusOK, p, title, d)
+	s.renderParcels(w, http.StatusOK, p, title, d, d.newFormScripts()...)
 }
 
 // createParcel creates a parcel from the form: a send parcel's draft (then its page,
@@ -300,6 +320,9 @@ func (s *Server) createParcel(w http.ResponseWriter, r *http.Request, p auth.Pri
 		d.Kind = parcel.KindRequest
 	}
 	np, err := newParcelFromForm(r, d.Kind, d.MaxDays)
+	if err == nil && d.Kind == parcel.KindSend && r.PostFormValue("e2e") != "" {
+		err = errE2ENeedsScript
+	}
 	var out parcel.Parcel
 	var links []parcel.Link
 	if err == nil {
@@ -312,7 +335,7 @@ func (s *Server) createParcel(w http.ResponseWriter, r *http.Request, p auth.Pri
 		}
 		var code int
 		code, d.Error = s.parcelError(err)
-		s.renderParcels(w, code, p, title, d)
+		s.renderParcels(w, code, p, title, d, d.newFormScripts()...)
 		return
 	}
 	if d.Kind == parcel.KindSend {

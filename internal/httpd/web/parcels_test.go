@@ -484,3 +484,29 @@ func TestParcelE2EPage(t *testing.T) {
 		t.Fatalf("the e2e page shows the sealed name or a zip: %s", got)
 	}
 }
+
+// TestParcelE2ESendForm: the send form offers "End-to-end encrypted" and loads the
+// library that does it in the page; a form posted with the box checked (the page's
+// script did not run) is refused with a sentence saying why, and creates nothing, so
+// that no file can go out in plain text by mistake.
+func TestParcelE2ESendForm(t *testing.T) {
+	pe := newParcelEnv(t)
+	e, tech := pe.e, pe.tech
+	code, got := page(t, tech, "GET", e.URL+"/parcels/new", nil)
+	mustContain(t, "send form", code, 200, got, `name="e2e" id="e2e"`, `id="e2e-pick"`, "/static/parcel-e2e.js", "/static/parcel.js", "<noscript>")
+	if strings.Contains(got, `id="e2e" checked`) || strings.Contains(got, `type="hidden" name="e2e"`) {
+		t.Fatal("end-to-end encryption is preset, but the policy does not require it")
+	}
+	code, got = page(t, tech, "GET", e.URL+"/parcels/new?kind=request", nil)
+	if code != 200 || strings.Contains(got, `id="e2e"`) || strings.Contains(got, "parcel-e2e.js") {
+		t.Fatalf("the request form offers end-to-end encryption (%d)", code)
+	}
+	form := url.Values{"kind": {"send"}, "subject": {"Plain by mistake?"}, "recipients": {"ann@example.org"},
+		"days": {"7"}, "downloads": {"5"}, "e2e": {"on"}}
+	code, got = page(t, tech, "POST", e.URL+"/parcels/new", form)
+	mustContain(t, "e2e posted", code, 400, got, "needs JavaScript", "nothing was created or sent", "coffer send --e2e",
+		`id="e2e" checked`, "Plain by mistake?")
+	if ps, _, err := e.Core.Parcels.List(t.Context(), pe.p, "", 10); err != nil || len(ps) != 0 {
+		t.Fatalf("the refused form made %d parcels (%v)", len(ps), err)
+	}
+}
