@@ -163,6 +163,32 @@ func (s *Service) Stat(ctx context.Context, p auth.Principal, path string) (Entr
 	if err != nil {
 		return Entry{}, s.fail(ctx, p, audit.ActFileStat, path, errs.E(op, err))
 	}
+	return s.stat(ctx, p, path, v, l)
+}
+
+// StatPartial is Stat, except that where Stat finds nothing (NotFound), it returns the
+// caller's partial upload at path instead, if there is one (part is then not nil). It
+// is Stat followed by PartialAt with the path resolved once: SFTP's stat shows an
+// interrupted upload to its owner, so that clients know where to resume.
+func (s *Service) StatPartial(ctx context.Context, p auth.Principal, path string) (e Entry, part *Partial, err error) {
+	const op = errs.Op("files.Stat")
+	v, l, err := s.begin(ctx, p, path)
+	if err != nil {
+		return Entry{}, nil, s.fail(ctx, p, audit.ActFileStat, path, errs.E(op, err))
+	}
+	e, err = s.stat(ctx, p, path, v, l)
+	if !errs.Is(errs.NotFound, err) {
+		return e, nil, err
+	}
+	if pt, perr := s.partialAt(ctx, p, l); perr == nil {
+		return Entry{}, &pt, nil
+	}
+	return Entry{}, nil, err
+}
+
+// stat is Stat of path, resolved to l in view v.
+func (s *Service) stat(ctx context.Context, p auth.Principal, path string, v view, l loc) (Entry, error) {
+	const op = errs.Op("files.Stat")
 	switch {
 	case l.isRoot():
 		return Entry{Path: "/", Name: "/", IsDir: true, Perm: v.perm(l)}, nil
