@@ -99,7 +99,6 @@ func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Rea
 	}
 	r.Entry = s.entry(l, e, v.perm(l))
 	r.done = func(n int64, failure error) {
-		s.trip.Downloaded(ctx, p, n)
 		rec := record(p, audit.ActFileDownload, l.path)
 		rec.Bytes, rec.Result = n, audit.OK
 		if failure != nil {
@@ -108,7 +107,20 @@ func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Rea
 				rec.Detail = failure.Error()
 			}
 		}
-		if err := s.audit.Append(context.WithoutCancel(ctx), rec); err != nil {
+		// The bytes counted for the tripwires and the audit record: one commit.
+		ctx := context.WithoutCancel(ctx)
+		err := s.db.Tx(ctx, func(q db.Q) error {
+			if err := s.trip.DownloadedTx(ctx, q, p, n); err != nil {
+				return err
+			}
+			return s.audit.AppendTx(ctx, q, rec)
+		})
+		if err == nil {
+			return
+		}
+		// Whatever failed, the record must not be lost with the count.
+		s.log.Error("cannot record a download with its byte count; appending the audit record alone", "err", err)
+		if err := s.audit.Append(ctx, rec); err != nil {
 			s.log.Error("cannot write audit record", "action", rec.Action, "err", err)
 		}
 	}
