@@ -32,6 +32,11 @@ type CreateOptions struct {
 	Parents bool
 	// Modified sets the file's modification time; zero means now.
 	Modified time.Time
+	// ModifiedLate, if set, is called once the whole body was read; a non-zero time it
+	// returns overrides Modified. For protocols that set the time while the file is open
+	// (SFTP's fsetstat before close, as OpenSSH's put -p sends it): the time is then
+	// published with the file, in its commit, instead of in a second one.
+	ModifiedLate func() time.Time
 	// Resumable keeps what arrived of a body that was cut off (the client went away, ctx
 	// ended) as the caller's partial upload at path, in whole 64 KiB chunks, for Resume.
 	// The error then says how many bytes were kept.
@@ -42,6 +47,12 @@ type CreateOptions struct {
 	// when Offset is not its size.
 	Resume bool
 	Offset int64
+	// Accepted, if set, is called once the upload was accepted: its path resolved, the
+	// permission, the quota and (for a resume) the partial upload checked, before any
+	// content is read. A protocol that answers the opening of a file on its own (SFTP)
+	// answers there, so that the setting up of the encryption overlaps the client's
+	// next round trip. Errors after it are Create's result as usual.
+	Accepted func()
 
 	uploadID string // Append: resume this partial upload (of the caller, at path)
 	piece    bool   // Append: the body may be a piece of the file; keep it if it ends short of Size
@@ -128,6 +139,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 			return Entry{}, err
 		}
 	}
+	if opt.Accepted != nil {
+		opt.Accepted()
+	}
 	var st *staged
 	if resumed != nil {
 		stop := s.holdLease(ctx, resumed.ID)
@@ -173,6 +187,11 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 
 	now := s.now()
 	mod := opt.Modified
+	if opt.ModifiedLate != nil {
+		if t := opt.ModifiedLate(); !t.IsZero() {
+			mod = t
+		}
+	}
 	if mod.IsZero() {
 		mod = now
 	}
@@ -346,7 +365,9 @@ func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64
 		w.Abort()
 		return nil, err
 	}
-	buf := make([]byte, blob.CopyBufferSize)
+	bp := s.copyBuffer()
+	defer s.bufs.Put(bp)
+	buf := *bp
 	for {
 		if err := ctx.Err(); err != nil {
 			return st, errs.E(errs.Canceled, err)

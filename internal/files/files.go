@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/audit"
@@ -37,6 +38,19 @@ type Service struct {
 	uploadLease time.Duration     // see SetUploadLease
 	inlineMax   int64             // see SetInlineMax
 	trip        *tripwire.Service // see SetTripwires; nil: none
+
+	bufs sync.Pool // of copy buffers (see copyBuffer)
+}
+
+// copyBuffer returns a buffer of blob.CopyBufferSize from s.bufs; give it back with
+// s.bufs.Put. Uploads reuse them rather than allocate (and zero) 256 KiB each, which
+// for many small files was a good share of the allocation and collection work.
+func (s *Service) copyBuffer() *[]byte {
+	if b, ok := s.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, blob.CopyBufferSize)
+	return &b
 }
 
 // New returns a Service.

@@ -76,6 +76,11 @@ func (s *Service) PartialAt(ctx context.Context, p auth.Principal, path string) 
 	if err != nil {
 		return Partial{}, err
 	}
+	return s.partialAt(ctx, p, l)
+}
+
+// partialAt is PartialAt of l.
+func (s *Service) partialAt(ctx context.Context, p auth.Principal, l loc) (Partial, error) {
 	if l.isRoot() || l.isMount() {
 		return Partial{}, errs.E(errs.NotFound, errs.Path(l.path), "no partial upload here")
 	}
@@ -349,8 +354,9 @@ func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h ha
 	if _, err := obj.ReadAt(nonce, 0); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, blob.CopyBufferSize)
-	if _, err := io.CopyBuffer(w, io.NewSectionReader(obj, 0, want), buf); err != nil {
+	buf := s.copyBuffer()
+	defer s.bufs.Put(buf)
+	if _, err := io.CopyBuffer(w, io.NewSectionReader(obj, 0, want), *buf); err != nil {
 		return nil, err
 	}
 	return s.keys.Continue(u.CryptHeader, nonce, sealed, u.Tail, w, h)

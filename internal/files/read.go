@@ -99,7 +99,6 @@ func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Rea
 	}
 	r.Entry = s.entry(l, e, v.perm(l))
 	r.done = func(n int64, failure error) {
-		s.trip.Downloaded(ctx, p, n)
 		rec := record(p, audit.ActFileDownload, l.path)
 		rec.Bytes, rec.Result = n, audit.OK
 		if failure != nil {
@@ -108,7 +107,20 @@ func (s *Service) open(ctx context.Context, p auth.Principal, path string) (*Rea
 				rec.Detail = failure.Error()
 			}
 		}
-		if err := s.audit.Append(context.WithoutCancel(ctx), rec); err != nil {
+		// The bytes counted for the tripwires and the audit record: one commit.
+		ctx := context.WithoutCancel(ctx)
+		err := s.db.Tx(ctx, func(q db.Q) error {
+			if err := s.trip.DownloadedTx(ctx, q, p, n); err != nil {
+				return err
+			}
+			return s.audit.AppendTx(ctx, q, rec)
+		})
+		if err == nil {
+			return
+		}
+		// Whatever failed, the record must not be lost with the count.
+		s.log.Error("cannot record a download with its byte count; appending the audit record alone", "err", err)
+		if err := s.audit.Append(ctx, rec); err != nil {
 			s.log.Error("cannot write audit record", "action", rec.Action, "err", err)
 		}
 	}
@@ -163,6 +175,32 @@ func (s *Service) Stat(ctx context.Context, p auth.Principal, path string) (Entr
 	if err != nil {
 		return Entry{}, s.fail(ctx, p, audit.ActFileStat, path, errs.E(op, err))
 	}
+	return s.stat(ctx, p, path, v, l)
+}
+
+// StatPartial is Stat, except that where Stat finds nothing (NotFound), it returns the
+// caller's partial upload at path instead, if there is one (part is then not nil). It
+// is Stat followed by PartialAt with the path resolved once: SFTP's stat shows an
+// interrupted upload to its owner, so that clients know where to resume.
+func (s *Service) StatPartial(ctx context.Context, p auth.Principal, path string) (e Entry, part *Partial, err error) {
+	const op = errs.Op("files.Stat")
+	v, l, err := s.begin(ctx, p, path)
+	if err != nil {
+		return Entry{}, nil, s.fail(ctx, p, audit.ActFileStat, path, errs.E(op, err))
+	}
+	e, err = s.stat(ctx, p, path, v, l)
+	if !errs.Is(errs.NotFound, err) {
+		return e, nil, err
+	}
+	if pt, perr := s.partialAt(ctx, p, l); perr == nil {
+		return Entry{}, &pt, nil
+	}
+	return Entry{}, nil, err
+}
+
+// stat is Stat of path, resolved to l in view v.
+func (s *Service) stat(ctx context.Context, p auth.Principal, path string, v view, l loc) (Entry, error) {
+	const op = errs.Op("files.Stat")
 	switch {
 	case l.isRoot():
 		return Entry{Path: "/", Name: "/", IsDir: true, Perm: v.perm(l)}, nil

@@ -186,12 +186,13 @@ func (s *session) statVFS(p string) ([11]uint64, error) {
 
 // statPath describes the file or directory at p, or the upload to it in progress.
 func (s *session) statPath(p string) (fileAttrs, error) {
-	fsvc := s.srv.cfg.Files
-	e, err := fsvc.Stat(s.ctx, s.p, p)
-	if err == nil {
+	// One resolution of the path for the file, or where there is none, the caller's
+	// partial upload (StatPartial).
+	e, part, err := s.srv.cfg.Files.StatPartial(s.ctx, s.p, p)
+	switch {
+	case err == nil && part == nil:
 		return attrsOf(e), nil
-	}
-	if !errs.Is(errs.NotFound, err) {
+	case err != nil && !errs.Is(errs.NotFound, err):
 		return fileAttrs{}, s.report("stat", p, err)
 	}
 	if u := s.openUpload(p); u != nil {
@@ -200,7 +201,7 @@ func (s *session) statPath(p string) (fileAttrs, error) {
 	// An interrupted upload shows its owner its size where no file is, so that OpenSSH's
 	// reput knows where to resume. (Where a file is, that file shows: a download must
 	// never see another size than it gets.)
-	if part, perr := fsvc.PartialAt(s.ctx, s.p, p); perr == nil {
+	if part != nil {
 		return fileAttrs{size: part.Size, mode: modeFile | 0o600, mtime: part.Created.Unix()}, nil
 	}
 	return fileAttrs{}, s.report("stat", p, err)

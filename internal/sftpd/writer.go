@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/files"
@@ -54,19 +53,24 @@ type upload struct {
 	pendingN int
 	failed   error // sticky: the first error, reported on every later call
 	closed   bool
-	mtime    time.Time // set by setstat while open; applied after the commit
+	mtime    time.Time // set by setstat while open; published with the file (ModifiedLate)
 }
 
 // startUpload begins files.Create at path and returns once Create has either accepted
-// the request (it reads the first byte) or refused it, so that permission and path
-// errors are reported by the open, where clients expect them. An upload that the
+// the request (path, permission and quota checked) or refused it, so that permission and
+// path errors are reported by the open, where clients expect them. Create sets up the
+// file's encryption while the client receives the handle. An upload that the
 // session's end cuts off is kept as a partial upload; with resume, it continues the
 // caller's partial upload of offset bytes at path.
 func (s *session) startUpload(path string, resume bool, offset int64) (*upload, error) {
 	u := &upload{path: path, sess: s, q: make(chan piece, uploadQueue), done: make(chan struct{}),
 		pending: map[int64][]byte{}, pos: offset, start: offset}
-	u.body = &uploadBody{u: u, first: make(chan struct{})}
-	opt := files.CreateOptions{Size: -1, Resumable: true, Resume: resume, Offset: offset}
+	u.body = &uploadBody{u: u}
+	accepted := make(chan struct{})
+	opt := files.CreateOptions{Size: -1, Resumable: true, Resume: resume, Offset: offset,
+		Accepted: func() { close(accepted) },
+		// Read by Create after the body's end, which close sends after any setstat.
+		ModifiedLate: func() time.Time { return u.mtime }}
 	// Not the connection's context: when the connection ends, the loop first hands Create
 	// everything that was answered, then ends the body with the reason, and Create keeps
 	// all of it as a partial upload.
@@ -76,7 +80,7 @@ func (s *session) startUpload(path string, resume bool, offset int64) (*upload, 
 		_, u.res = s.srv.cfg.Files.Create(ctx, s.p, path, u.body, opt)
 	}()
 	select {
-	case <-u.body.first:
+	case <-accepted:
 		return u, nil
 	case <-u.done:
 		return nil, s.report("upload", path, u.res)
@@ -85,14 +89,11 @@ func (s *session) startUpload(path string, resume bool, offset int64) (*upload, 
 
 // uploadBody is the upload's content as files.Create reads it.
 type uploadBody struct {
-	u     *upload
-	cur   piece
-	first chan struct{} // closed at the first Read
-	once  sync.Once
+	u   *upload
+	cur piece
 }
 
 func (b *uploadBody) Read(p []byte) (int, error) {
-	b.once.Do(func() { close(b.first) })
 	for len(b.cur.data) == 0 {
 		b.u.sess.src.release(b.cur.pkt)
 		b.cur = piece{}
@@ -231,11 +232,6 @@ func (u *upload) close() error {
 	if u.res != nil {
 		u.failed = u.sess.report("upload", u.path, u.res)
 		return u.failed
-	}
-	if !u.mtime.IsZero() {
-		if err := u.sess.srv.cfg.Files.SetModified(context.WithoutCancel(u.sess.ctx), u.sess.p, u.path, u.mtime); err != nil {
-			return u.sess.report("setstat", u.path, err)
-		}
 	}
 	return nil
 }
