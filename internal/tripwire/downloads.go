@@ -83,21 +83,9 @@ func (s *Service) Download(ctx context.Context, p auth.Principal, entryID int64,
 	return d, nil
 }
 
-// Downloaded is the hook of package files when a download ends: it counts its bytes.
-func (s *Service) Downloaded(ctx context.Context, p auth.Principal, bytes int64) {
-	if s == nil || bytes <= 0 {
-		return
-	}
-	ctx = context.WithoutCancel(ctx)
-	err := s.db.Tx(ctx, func(q db.Q) error { return s.DownloadedTx(ctx, q, p, bytes) })
-	if err != nil {
-		s.log.Error("cannot count downloaded bytes", "account", p.Name, "err", err)
-	}
-}
-
-// DownloadedTx is Downloaded inside the caller's transaction q: files counts a
-// download's bytes in the transaction that appends its audit record, one commit (and
-// one fsync) instead of two.
+// DownloadedTx is the hook of package files when a download ends: it counts the
+// download's bytes inside the caller's transaction q, the one that appends its audit
+// record (one commit, and one fsync, instead of two).
 func (s *Service) DownloadedTx(ctx context.Context, q db.Q, p auth.Principal, bytes int64) error {
 	if s == nil || bytes <= 0 {
 		return nil
