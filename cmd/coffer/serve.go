@@ -80,8 +80,16 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	core.AuditSystem(ctx, audit.ActServerStart, "version "+Version)
 
 	maintCtx, stopMaint := context.WithCancel(context.WithoutCancel(ctx))
-	go core.Maintain(maintCtx, 10*time.Minute)
-	defer stopMaint()
+	maintDone := make(chan struct{})
+	go func() {
+		defer close(maintDone)
+		core.Maintain(maintCtx, 10*time.Minute)
+	}()
+	// The jobs stop, and release their leases, before core.Close closes the database.
+	defer func() {
+		stopMaint()
+		<-maintDone
+	}()
 
 	errc := make(chan error, 2)
 	listeners := 1

@@ -133,6 +133,10 @@ func TestServeFirstStartAndRestart(t *testing.T) {
 	if code := s.stop(t); code != 0 {
 		t.Fatalf("serve exited %d after SIGTERM-like cancel; stderr:\n%s", code, s.stderr)
 	}
+	// The periodic jobs released their leases before the database was closed.
+	if strings.Contains(s.stderr.String(), "cannot release") {
+		t.Errorf("a clean stop could not release the jobs' leases:\n%s", s.stderr)
+	}
 
 	// A restart keeps everything and prints no new password or key warning.
 	s2 := startServe(t, dir, nil)
