@@ -521,8 +521,12 @@ func (s *Service) expirePartials(ctx context.Context) (int, error) {
 				if err := s.charge(ctx, q, u.FolderID, -u.Size); err != nil {
 					return err
 				}
+				who := fmt.Sprintf("user %d", u.UserID)
+				if u.UserID == 0 {
+					who = "a parcel's uploader" // an owned folder's upload (package parcel)
+				}
 				return s.audit.AppendTx(ctx, q, audit.Record{Actor: "coffer", Protocol: audit.System, Action: audit.ActUploadExpire,
-					Result: audit.OK, Bytes: u.Size, Detail: fmt.Sprintf("user %d, folder %d, path %q, created %s", u.UserID, u.FolderID, u.Path, u.Created.UTC().Format(time.RFC3339))})
+					Result: audit.OK, Bytes: u.Size, Detail: fmt.Sprintf("%s, folder %d, path %q, created %s", who, u.FolderID, u.Path, u.Created.UTC().Format(time.RFC3339))})
 			})
 			if err != nil && !errs.Is(errs.NotFound, err) {
 				return n, err

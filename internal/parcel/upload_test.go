@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/db/dbtest"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
@@ -141,6 +143,10 @@ func TestResumableUploadExpires(t *testing.T) {
 	}
 	if _, err := f.db.Q().ParcelUploadByID(f.ctx, id); !errs.Is(errs.NotFound, err) {
 		t.Fatalf("the parcel upload outlived its partial upload: %v", err)
+	}
+	recs, err := f.db.Q().AuditQuery(f.ctx, db.AuditFilter{Action: audit.ActUploadExpire}, 10)
+	if err != nil || len(recs) != 1 || !strings.Contains(recs[0].Detail, "a parcel's uploader") {
+		t.Fatalf("the expiry's audit record: %+v, %v", recs, err)
 	}
 	_, err = f.svc.FileUpload(f.ctx, f.alice, p.ID, id)
 	wantKind(t, "an expired upload", err, errs.NotFound)
