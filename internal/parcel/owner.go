@@ -238,20 +238,13 @@ func (s *Service) get(ctx context.Context, id string) (Parcel, error) {
 // (not a draft), Invalid, Exist, TooLarge (too many files), Quota, Integrity.
 func (s *Service) AddFile(ctx context.Context, p auth.Principal, id, name string, r io.Reader, size int64, sum []byte) (File, error) {
 	const op = errs.Op("parcel.AddFile")
-	rec := ownerRecord(p, audit.ActParcelFile, id)
-	dp, err := s.owned(ctx, p, id)
-	if err == nil && dp.State != StateDraft {
-		err = errs.E(errs.Conflict, "files can be added only before the parcel is sent")
-	}
-	if err == nil {
-		err = s.live(dp)
-	}
+	u, err := s.ownerUploader(ctx, p, id, audit.ActParcelFile)
 	if err != nil {
-		return File{}, s.fail(ctx, rec, errs.E(op, err))
+		return File{}, errs.E(op, err)
 	}
-	f, err := s.store(ctx, dp, db.ParcelRecipient{}, name, r, size, sum, rec)
+	f, err := s.store(ctx, u.p, u.by, name, r, size, sum, u.rec)
 	if err != nil {
-		return File{}, s.fail(ctx, rec, errs.E(op, err))
+		return File{}, u.fail(errs.E(op, err))
 	}
 	return f, nil
 }

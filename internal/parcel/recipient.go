@@ -354,22 +354,13 @@ func (s *Service) open(ctx context.Context, l link, f File) (*files.Reader, erro
 // Errors: NotFound, Gone (also: the request is closed), Unauthenticated, Conflict (not a
 // request), Invalid, Exist, TooLarge, Quota, Integrity.
 func (s *Service) Upload(ctx context.Context, a Access, name string, r io.Reader, size int64, sum []byte) (File, error) {
-	l, err := s.access(ctx, a, audit.ActParcelFile)
+	u, err := s.recipientUploader(ctx, a, audit.ActParcelFile)
 	if err != nil {
 		return File{}, err
 	}
-	switch {
-	case l.p.Kind != KindRequest:
-		err = errs.E(errs.Conflict, "this link is for downloading files, not for uploading")
-	case l.p.State != StateOpen:
-		err = errs.E(errs.Gone, "the requester no longer accepts files")
-	}
+	f, err := s.store(ctx, u.p, u.by, name, r, size, sum, withResult(u.rec, audit.OK))
 	if err != nil {
-		return File{}, s.denied(ctx, l, err)
-	}
-	f, err := s.store(ctx, l.p, l.r, name, r, size, sum, withResult(l.rec, audit.OK))
-	if err != nil {
-		return File{}, s.denied(ctx, l, err)
+		return File{}, u.fail(err)
 	}
 	return f, nil
 }
