@@ -22,7 +22,7 @@ import (
 // What the server announces in limits@openssh.com (internal/sftpd/extensions.go).
 const (
 	wantMaxPacket  = 256 << 10
-	wantMaxRead    = 64 << 10
+	wantMaxRead    = 256<<10 - 1024
 	wantMaxWrite   = 64 << 10
 	wantMaxHandles = 64
 )
@@ -341,7 +341,7 @@ func TestOpenSSHUsesLimits(t *testing.T) {
 	for _, want := range []string{
 		`Server supports extension "limits@openssh.com" revision 1`,
 		"Received limits reply",
-		"server upload/download buffer sizes 65536 / 65536; using 65536 / 65536",
+		"server upload/download buffer sizes 65536 / 261120; using 65536 / 261120",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("sftp's debug output lacks %q; its lines about limits:\n%s", want, got)

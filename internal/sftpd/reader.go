@@ -6,7 +6,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/files"
 )
 
-// Read-ahead for downloads. Clients read in requests of 32 or 64 KiB; each served on its
+// Read-ahead for downloads. Clients read in requests of 32 to 255 KiB; each served on its
 // own would decrypt (and, when not chunk-aligned, decrypt twice) a 64 KiB chunk of the
 // encrypted file. A download instead reads aligned blocks of whole chunks, one storage
 // read and readBlockSize/64 KiB decryptions each, and serves requests from them. While a
