@@ -2,52 +2,53 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"time"
 )
 
 // Mail is a message in the mail outbox (docs/notify.md). Header and Body are the
 // encrypted message; the outbox's owner (package notify) alone reads them.
 type Mail struct {
-	ID         string
-	Kind       string
-	Topic      string // "" = none
-	RcptDomain string
-	Header     []byte
-	Body       []byte
-	Created    time.Time
-	GiveUp     time.Time
-	NextTry    time.Time
-	Attempts   int64
-	LastError  string
+	ID    string
+	Kind  string
+	Topic string // "" = none
+	// RecipientID is the parcel link whose token the mail carries ("" = none): revoking
+	// the link or its parcel withdraws the mail while it waits.
+	RecipientID string
+	RcptDomain  string
+	Header      []byte
+	Body        []byte
+	Created     time.Time
+	GiveUp      time.Time
+	NextTry     time.Time
+	Attempts    int64
+	LastError   string
 }
 
 const (
 	mailColumns = `id, kind, COALESCE(topic, ''), rcpt_domain, header, body, created, give_up, next_try, attempts, last_error`
 	// A mail whose topic is waiting already is not queued again (ON CONFLICT with no
 	// target: the topic is the only unique column a fresh id can collide on).
-	qInsertMail = `INSERT INTO mail_outbox (id, kind, topic, rcpt_domain, header, body, created, give_up, next_try)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7) ON CONFLICT DO NOTHING`
+	qInsertMail = `INSERT INTO mail_outbox (id, kind, topic, rcpt_domain, header, body, created, give_up, next_try, recipient_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9) ON CONFLICT DO NOTHING`
 	qDueMail = `SELECT ` + mailColumns + ` FROM mail_outbox WHERE next_try <= $1 ORDER BY next_try, id LIMIT $2`
 	// Claiming moves next_try on, so that no other node (or a run of the job that lost its
 	// lease) sends the same mail while this attempt lasts.
-	qClaimMail    = `UPDATE mail_outbox SET next_try = $3, attempts = attempts + 1 WHERE id = $1 AND next_try = $2`
-	qRetryMail    = `UPDATE mail_outbox SET next_try = $2, last_error = $3 WHERE id = $1`
-	qDeleteMail   = `DELETE FROM mail_outbox WHERE id = $1`
-	qCountMail    = `SELECT COUNT(*) FROM mail_outbox`
-	qUserEmail    = `SELECT email FROM users WHERE id = $1`
-	qSetUserEmail = `UPDATE users SET email = $2, updated = $3 WHERE id = $1`
-	qAdminEmails  = `SELECT email FROM users WHERE is_admin <> 0 AND disabled = 0 AND email <> '' ORDER BY name`
+	qClaimMail          = `UPDATE mail_outbox SET next_try = $3, attempts = attempts + 1 WHERE id = $1 AND next_try = $2`
+	qRetryMail          = `UPDATE mail_outbox SET next_try = $2, last_error = $3 WHERE id = $1`
+	qDeleteMail         = `DELETE FROM mail_outbox WHERE id = $1`
+	qCountMail          = `SELECT COUNT(*) FROM mail_outbox`
+	qWithdrawLinkMail   = `DELETE FROM mail_outbox WHERE recipient_id = $1`
+	qWithdrawParcelMail = `DELETE FROM mail_outbox WHERE recipient_id IN (SELECT id FROM parcel_recipients WHERE parcel_id = $1)`
+	qUserEmail          = `SELECT email FROM users WHERE id = $1`
+	qSetUserEmail       = `UPDATE users SET email = $2, updated = $3 WHERE id = $1`
+	qAdminEmails        = `SELECT email FROM users WHERE is_admin <> 0 AND disabled = 0 AND email <> '' ORDER BY name`
 )
 
 // InsertMail queues m. It reports false when a mail of the same topic is waiting already
 // (then m is dropped).
 func (q Q) InsertMail(ctx context.Context, m Mail) (bool, error) {
-	var topic sql.NullString
-	if m.Topic != "" {
-		topic = sql.NullString{String: m.Topic, Valid: true}
-	}
-	res, err := q.q.ExecContext(ctx, qInsertMail, m.ID, m.Kind, topic, m.RcptDomain, m.Header, m.Body, micro(m.Created), micro(m.GiveUp))
+	res, err := q.q.ExecContext(ctx, qInsertMail, m.ID, m.Kind, nullString(m.Topic), m.RcptDomain, m.Header, m.Body,
+		micro(m.Created), micro(m.GiveUp), nullString(m.RecipientID))
 	if err != nil {
 		return false, q.d.classify(err)
 	}
@@ -90,6 +91,19 @@ func (q Q) RetryMail(ctx context.Context, id string, next time.Time, lastError s
 // DeleteMail removes mail id from the outbox (sent, or given up). Errors: NotFound.
 func (q Q) DeleteMail(ctx context.Context, id string) error {
 	return q.execOne(ctx, qDeleteMail, id)
+}
+
+// WithdrawLinkMail deletes the mails waiting that carry the link of parcel recipient id,
+// and returns how many there were. A mail being sent at this moment is not among them:
+// an attempt in progress deletes nothing when it ends (DeleteMail finds no row).
+func (q Q) WithdrawLinkMail(ctx context.Context, id string) (int64, error) {
+	return q.execCount(ctx, qWithdrawLinkMail, id)
+}
+
+// WithdrawParcelMail deletes the mails waiting that carry a link of parcel id, and
+// returns how many there were.
+func (q Q) WithdrawParcelMail(ctx context.Context, id string) (int64, error) {
+	return q.execCount(ctx, qWithdrawParcelMail, id)
 }
 
 // CountMail returns how many mails the outbox holds.

@@ -73,6 +73,18 @@ func (o *Outbox) Send(ctx context.Context, to, subject, text, html string) error
 // mail with the same non-empty topic waits, m is dropped and Enqueue reports false.
 // Errors: Invalid (m fails Check).
 func (o *Outbox) Enqueue(ctx context.Context, q db.Q, kind, topic string, m Message) (bool, error) {
+	return o.enqueue(ctx, q, db.Mail{Kind: kind, Topic: topic}, m)
+}
+
+// EnqueueLink queues m, which carries the link of parcel recipient recipientID, in q's
+// transaction: revoking the link (or its parcel) before m is sent withdraws it.
+func (o *Outbox) EnqueueLink(ctx context.Context, q db.Q, kind, recipientID string, m Message) error {
+	_, err := o.enqueue(ctx, q, db.Mail{Kind: kind, RecipientID: recipientID}, m)
+	return err
+}
+
+// enqueue queues m as row, whose Kind, Topic and RecipientID are set.
+func (o *Outbox) enqueue(ctx context.Context, q db.Q, row db.Mail, m Message) (bool, error) {
 	domain, err := CheckAddress(m.To)
 	if err != nil {
 		return false, err
@@ -98,8 +110,9 @@ func (o *Outbox) Enqueue(ctx context.Context, q db.Q, kind, topic string, m Mess
 	var id [16]byte
 	rand.Read(id[:])
 	now := o.now()
-	return q.InsertMail(ctx, db.Mail{ID: hex.EncodeToString(id[:]), Kind: kind, Topic: topic, RcptDomain: domain,
-		Header: header, Body: body.Bytes(), Created: now, GiveUp: now.Add(o.policy.GiveUpAfter)})
+	row.ID, row.RcptDomain, row.Header, row.Body = hex.EncodeToString(id[:]), domain, header, body.Bytes()
+	row.Created, row.GiveUp = now, now.Add(o.policy.GiveUpAfter)
+	return q.InsertMail(ctx, row)
 }
 
 // open decrypts a queued mail.

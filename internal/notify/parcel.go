@@ -131,11 +131,20 @@ func (p *Parcels) ParcelEvent(ctx context.Context, q db.Q, e parcel.Event) error
 			if err != nil {
 				return err
 			}
-			if _, err := p.outbox.Enqueue(ctx, q, "parcel."+name, "", m); err != nil {
+			if err := p.outbox.EnqueueLink(ctx, q, "parcel."+name, l.RecipientID, m); err != nil {
 				return err
 			}
 		}
 		return nil
+	case parcel.EventRevoked:
+		// A mail that carries a link now dead is not sent, if it has not been yet.
+		var err error
+		if e.RecipientID != "" {
+			_, err = q.WithdrawLinkMail(ctx, e.RecipientID)
+		} else {
+			_, err = q.WithdrawParcelMail(ctx, e.ParcelID)
+		}
+		return err
 	case parcel.EventDownloaded:
 		return p.toOwner(ctx, q, e, "downloaded", "Your parcel was downloaded: "+e.Subject, "downloaded:"+e.ParcelID+":"+e.Recipient, d)
 	case parcel.EventUploaded:

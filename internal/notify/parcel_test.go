@@ -165,6 +165,54 @@ func TestParcelMails(t *testing.T) {
 	}
 }
 
+// TestRevokedLinkMailWithdrawn: a link revoked before its mail went out is never mailed
+// (a sender who notices a wrong address in time recalls the subject and message too);
+// revoking a parcel withdraws the mails of all its links, and another parcel's mail stays.
+func TestRevokedLinkMailWithdrawn(t *testing.T) {
+	e, mp := mailEnv(t)
+	alice := e.User(t, "alice", 0)
+	type link struct {
+		RecipientID string `json:"recipient_id"`
+		Email       string
+	}
+	send := func(subject string, to ...string) (string, []link) {
+		var p struct {
+			ID    string
+			Links []link
+		}
+		call(t, e, testenv.Request{Method: "POST", Path: "/api/v1/parcels", Token: alice, JSON: map[string]any{
+			"kind": "request", "subject": subject, "recipients": to}}, http.StatusCreated, &p)
+		if len(p.Links) != len(to) {
+			t.Fatalf("%d links for %d recipients", len(p.Links), len(to))
+		}
+		return p.ID, p.Links
+	}
+	first, links := send("Lab results", "wrong@example.org", "right@example.org")
+	second, _ := send("Invoices", "erin@example.org")
+	third, _ := send("Contracts", "frank@example.org", "gina@example.org")
+	var wrong string
+	for _, l := range links {
+		if l.Email == "wrong@example.org" {
+			wrong = l.RecipientID
+		}
+	}
+	call(t, e, testenv.Request{Method: "DELETE", Path: "/api/v1/parcels/" + first + "/recipients/" + wrong, Token: alice}, http.StatusNoContent, nil)
+	call(t, e, testenv.Request{Method: "DELETE", Path: "/api/v1/parcels/" + third, Token: alice}, http.StatusNoContent, nil)
+	deliver(t, e, 2)
+	got := map[string]bool{}
+	for _, m := range mp.Messages(t) {
+		for _, to := range m.To {
+			got[to.Address] = true
+		}
+	}
+	if len(got) != 2 || !got["right@example.org"] || !got["erin@example.org"] {
+		t.Fatalf("mails went to %v; want right@ (first parcel) and erin@ (%s) only", got, second)
+	}
+	if n, _ := e.Core.DB.Q().CountMail(context.Background()); n != 0 {
+		t.Fatalf("%d mails left", n)
+	}
+}
+
 // TestRequestMails: a request e-mails its upload links; uploads tell the requester, one
 // mail for the uploads made while it waits.
 func TestRequestMails(t *testing.T) {

@@ -70,6 +70,9 @@ func (s *Service) AdminRevoke(ctx context.Context, p auth.Principal, id string) 
 				}
 				return err
 			}
+			if err := s.revoked(ctx, q, id, ""); err != nil {
+				return err
+			}
 			return s.audit.AppendTx(ctx, q, rec)
 		})
 	}

@@ -20,6 +20,7 @@ const (
 	EventLinks      = "links"      // links were made: a parcel sent, a request created, a recipient added
 	EventDownloaded = "downloaded" // a recipient downloaded from a parcel with Notify set, for the first time
 	EventUploaded   = "uploaded"   // a recipient uploaded a file to a request
+	EventRevoked    = "revoked"    // a link (RecipientID), or every link of the parcel, was revoked
 )
 
 // Event is what a Notifier is told.
@@ -36,6 +37,8 @@ type Event struct {
 	E2E        bool   // the links need the key fragment that only the sender's client has
 	Links      []Link // EventLinks: the new links (tokens are bearer secrets)
 	Recipient  string // EventDownloaded, EventUploaded: the recipient's address ("" for a link without one)
+	// RecipientID is, for EventRevoked, the one link revoked; "" when the whole parcel was.
+	RecipientID string
 }
 
 // SetNotifier makes s tell n of events; nil (the default) tells nobody.
@@ -49,6 +52,15 @@ func (s *Service) notify(ctx context.Context, q db.Q, kind string, p db.Parcel, 
 	return s.notifier.ParcelEvent(ctx, q, Event{Kind: kind, ParcelID: p.ID, ParcelKind: p.Kind, OwnerID: p.OwnerID,
 		Sender: p.OwnerName, Subject: p.Subject, Message: p.Message, Expires: p.Expires, Passphrase: p.PassphraseHash != "",
 		E2E: p.E2E, Links: links, Recipient: recipient})
+}
+
+// revoked tells the notifier, if any, in q's transaction, that the link of recipient
+// recipientID of parcel id was revoked, or with recipientID "" every link of it.
+func (s *Service) revoked(ctx context.Context, q db.Q, id, recipientID string) error {
+	if s.notifier == nil {
+		return nil
+	}
+	return s.notifier.ParcelEvent(ctx, q, Event{Kind: EventRevoked, ParcelID: id, RecipientID: recipientID})
 }
 
 // Notifier returns the notifier that SetNotifier set, or nil.

@@ -465,6 +465,9 @@ func (s *Service) revokeRecipient(ctx context.Context, p auth.Principal, id, rec
 			}
 			return err
 		}
+		if err := s.revoked(ctx, q, id, recipientID); err != nil {
+			return err
+		}
 		rec.Detail = r.Email
 		return s.audit.AppendTx(ctx, q, rec)
 	})
@@ -475,7 +478,12 @@ func (s *Service) revokeRecipient(ctx context.Context, p auth.Principal, id, rec
 func (s *Service) Revoke(ctx context.Context, p auth.Principal, id string) error {
 	const op = errs.Op("parcel.Revoke")
 	rec := ownerRecord(p, audit.ActParcelRevoke, id)
-	err := s.ownerChange(ctx, p, id, rec, func(q db.Q) error { return q.RevokeParcel(ctx, id, s.now()) }, "the parcel was revoked already")
+	err := s.ownerChange(ctx, p, id, rec, func(q db.Q) error {
+		if err := q.RevokeParcel(ctx, id, s.now()); err != nil {
+			return err
+		}
+		return s.revoked(ctx, q, id, "")
+	}, "the parcel was revoked already")
 	if err != nil {
 		return s.fail(ctx, rec, errs.E(op, err))
 	}
