@@ -227,6 +227,10 @@ func TestParcelE2EWebSend(t *testing.T) {
 	if page := textOf(rctx, "main"); !strings.Contains(page, message) || !strings.Contains(page, smallName) || !strings.Contains(page, sumHex(big)) {
 		t.Fatalf("the recipient's page: %s", page)
 	}
+	// Sizes as on the server's own pages (1,102,897 bytes), not a raw byte count.
+	if page := textOf(rctx, "#e2e-files"); !strings.Contains(page, "1.1 MB") || strings.Contains(page, "1102897") {
+		t.Fatalf("the file list should give the size as 1.1 MB: %s", page)
+	}
 	shot(t, rctx, "parcel-e2e-recipient.png")
 
 	// What the server stores of each file is the sealed stream (read back through the

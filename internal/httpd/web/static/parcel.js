@@ -11,11 +11,12 @@
     for (const k of kids) e.append(k);
     return e;
   };
+  // As the server's pages write sizes (web.go, formatBytes): 999 B, 1.5 kB, 12 MB.
   const fmtBytes = (n) => {
-    const u = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    const u = ["B", "kB", "MB", "GB", "TB", "PB"];
     let i = 0;
-    while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-    return (i ? n.toFixed(1) : String(n)) + " " + u[i];
+    while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+    return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + " " + u[i];
   };
 
   // The hook of end-to-end encryption (docs/parcels.md, "Web pages"): static/parcel-e2e.js,
@@ -227,7 +228,7 @@
           }
         });
         body.append(el("tr", {}, el("td", { className: "name", textContent: f.name }),
-          el("td", { className: "num", textContent: f.size + " bytes" }),
+          el("td", { className: "num", textContent: fmtBytes(f.size), title: f.size + " bytes" }),
           el("td", { className: "mono hide-sm", textContent: f.sha256 }), el("td", {}, btn, note)));
       }
       const head = el("tr", {}, ...["Name", "Size", "SHA-256", "Save"].map((t) => el("th", { scope: "col", textContent: t })));

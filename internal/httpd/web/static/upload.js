@@ -28,8 +28,9 @@
   const put = tus ? undefined : panel.dataset.put;
   const api = tus || API;
 
+  // As the server's pages write sizes (web.go, formatBytes).
   const fmtBytes = (n) => {
-    const u = ["B", "KB", "MB", "GB", "TB"];
+    const u = ["B", "kB", "MB", "GB", "TB", "PB"];
     let i = 0;
     while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
     return (i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)) + " " + u[i];
