@@ -31,6 +31,7 @@ type cutter struct {
 	mu     sync.Mutex
 	conns  []net.Conn
 	cuts   int
+	gate   chan struct{} // while not nil, new connections wait for it to close (pause)
 }
 
 func newCutter(t *testing.T, target string) *cutter {
@@ -41,7 +42,7 @@ func newCutter(t *testing.T, target string) *cutter {
 	}
 	c := &cutter{ln: ln, target: target}
 	go c.serve()
-	t.Cleanup(func() { ln.Close(); c.cut() })
+	t.Cleanup(func() { ln.Close(); c.resume(); c.cut() })
 	return c
 }
 
@@ -51,16 +52,46 @@ func (c *cutter) serve() {
 		if err != nil {
 			return
 		}
-		out, err := net.Dial("tcp", c.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
 		c.mu.Lock()
-		c.conns = append(c.conns, in, out)
+		gate := c.gate
 		c.mu.Unlock()
-		go func() { slowCopy(out, in); out.Close() }()
-		go func() { io.Copy(in, out); in.Close() }()
+		go c.forward(in, gate)
+	}
+}
+
+// forward connects in to the target once gate (if any) is open.
+func (c *cutter) forward(in net.Conn, gate chan struct{}) {
+	if gate != nil {
+		<-gate
+	}
+	out, err := net.Dial("tcp", c.target)
+	if err != nil {
+		in.Close()
+		return
+	}
+	c.mu.Lock()
+	c.conns = append(c.conns, in, out)
+	c.mu.Unlock()
+	go func() { slowCopy(out, in); out.Close() }()
+	go func() { io.Copy(in, out); in.Close() }()
+}
+
+// pause holds new connections (accepted, not yet forwarded) until resume: the page's
+// retry after a cut then waits while the test changes the server's state.
+func (c *cutter) pause() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gate == nil {
+		c.gate = make(chan struct{})
+	}
+}
+
+func (c *cutter) resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gate != nil {
+		close(c.gate)
+		c.gate = nil
 	}
 }
 
@@ -127,12 +158,7 @@ func TestBrowserResumesAfterCut(t *testing.T) {
 	proxy := newCutter(t, e.URL[len("https://"):])
 	base := "https://" + proxy.ln.Addr().String()
 
-	data := make([]byte, 50<<20)
-	rand.Read(data)
-	local := filepath.Join(t.TempDir(), "scan.raw")
-	if err := os.WriteFile(local, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	local, data := scanFile(t)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/login"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), "tech"),
@@ -174,10 +200,22 @@ func TestBrowserResumesAfterCut(t *testing.T) {
 	}
 }
 
-// TestBrowserRequestResumesAfterCut uploads 50 MiB into a request from its link's page,
-// cuts the network a third of the way, and checks that the page resumes the same tus
-// upload by itself to a file with the right SHA-256.
-func TestBrowserRequestResumesAfterCut(t *testing.T) {
+// scanFile writes 50 MiB of random bytes to scan.raw in a temporary directory.
+func scanFile(t *testing.T) (string, []byte) {
+	t.Helper()
+	data := make([]byte, 50<<20)
+	rand.Read(data)
+	local := filepath.Join(t.TempDir(), "scan.raw")
+	if err := os.WriteFile(local, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return local, data
+}
+
+// parcelBrowser skips under -race (.ci/run runs these tests in a step of their own) and
+// returns a browser, a server and its user "tech" as a principal, to own parcels.
+func parcelBrowser(t *testing.T) (context.Context, *testenv.Env, auth.Principal) {
+	t.Helper()
 	if raceEnabled {
 		t.Skip("runs without -race (.ci/run has a step for it)")
 	}
@@ -188,18 +226,20 @@ func TestBrowserRequestResumesAfterCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := auth.Principal{UserID: u.ID, Name: u.Name}
+	return ctx, e, auth.Principal{UserID: u.ID, Name: u.Name}
+}
+
+// TestBrowserRequestResumesAfterCut uploads 50 MiB into a request from its link's page,
+// cuts the network a third of the way, and checks that the page resumes the same tus
+// upload by itself to a file with the right SHA-256.
+func TestBrowserRequestResumesAfterCut(t *testing.T) {
+	ctx, e, owner := parcelBrowser(t)
 	p, links, err := e.Core.Parcels.Create(context.Background(), owner, parcel.NewParcel{Kind: parcel.KindRequest, Subject: "the scan, please"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := newCutter(t, e.URL[len("https://"):])
-	data := make([]byte, 50<<20)
-	rand.Read(data)
-	local := filepath.Join(t.TempDir(), "scan.raw")
-	if err := os.WriteFile(local, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	local, data := scanFile(t)
 	err = chromedp.Do(ctx,
 		chromedp.Navigate("https://"+proxy.ln.Addr().String()+"/p/"+links[0].Token),
 		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]`), []string{local}),
@@ -227,5 +267,49 @@ func TestBrowserRequestResumesAfterCut(t *testing.T) {
 	}
 	if proxy.cuts == 0 {
 		t.Error("the connection was never cut")
+	}
+}
+
+// TestBrowserUploadStopsWhenDraftSent: while the owner's page uploads a file into a draft,
+// the draft is sent (from another tab, say). The page's next request after a cut meets a
+// parcel that takes no more files: it must say so at once and stop, not retry for
+// minutes as if the network were down.
+func TestBrowserUploadStopsWhenDraftSent(t *testing.T) {
+	ctx, e, owner := parcelBrowser(t)
+	p, _, err := e.Core.Parcels.Create(context.Background(), owner, parcel.NewParcel{Subject: "week 48", Recipients: []string{"ann@example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Core.Parcels.AddFile(context.Background(), owner, p.ID, "summary.txt", strings.NewReader("summary"), 7, nil); err != nil {
+		t.Fatal(err)
+	}
+	proxy := newCutter(t, e.URL[len("https://"):])
+	local, _ := scanFile(t)
+	signIn(t, ctx, "https://"+proxy.ln.Addr().String()+"/parcels/"+p.ID, `#send`)
+	step(t, ctx, "upload into the draft", chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]`), []string{local}))
+	proxy.pause()
+	proxy.cutAtAThird(t, ctx)
+	if _, _, err := e.Core.Parcels.Send(context.Background(), owner, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	proxy.resume()
+	const final = "no longer takes files"
+	deadline := time.Now().Add(30 * time.Second) // the page's retries would take two minutes
+	for {
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const r = document.querySelector("#uploads [data-state]"); return r ? r.dataset.state + "|" + r.querySelector(".upload-status").textContent : ""; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(state, "error|") && strings.Contains(state, final) {
+			break
+		}
+		if strings.HasPrefix(state, "error|") || strings.HasPrefix(state, "done|") || time.Now().After(deadline) {
+			t.Fatalf("after the draft was sent mid-upload the page shows %q; want an error saying the parcel %s", state, final)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	got, err := e.Core.Parcels.Get(context.Background(), owner, p.ID)
+	if err != nil || len(got.Files) != 1 {
+		t.Fatalf("the sent parcel has %+v, %v; want only the file it had when sent", got.Files, err)
 	}
 }

@@ -133,6 +133,14 @@
     async offset() {
       const x = await request("HEAD", this.url, {}, null, null, this.ctrl.signal);
       if (x.status === 404) return -1;
+      if (x.status === 409) {
+        // A HEAD has no body to say why; the one conflict a HEAD meets is a draft parcel
+        // that was sent since the upload began (a closed request's link answers 410).
+        // Retrying cannot help.
+        const e = new HTTPError(409, "Stopped: the parcel no longer takes files (it was sent meanwhile).");
+        e.final = true;
+        throw e;
+      }
       if (x.status !== 200) throw new HTTPError(x.status, x.status === 410 ? "This link no longer accepts files." : x.statusText);
       return Number(x.getResponseHeader("Upload-Offset"));
     }
