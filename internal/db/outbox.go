@@ -25,7 +25,8 @@ type Mail struct {
 }
 
 const (
-	mailColumns = `id, kind, COALESCE(topic, ''), rcpt_domain, header, body, created, give_up, next_try, attempts, last_error`
+	mailColumns = `id, kind, COALESCE(topic, ''), rcpt_domain, header, body, created, give_up, next_try, attempts, last_error,
+		COALESCE(recipient_id, '')`
 	// A mail whose topic is waiting already is not queued again (ON CONFLICT with no
 	// target: the topic is the only unique column a fresh id can collide on).
 	qInsertMail = `INSERT INTO mail_outbox (id, kind, topic, rcpt_domain, header, body, created, give_up, next_try, recipient_id)
@@ -33,11 +34,13 @@ const (
 	qDueMail = `SELECT ` + mailColumns + ` FROM mail_outbox WHERE next_try <= $1 ORDER BY next_try, id LIMIT $2`
 	// Claiming moves next_try on, so that no other node (or a run of the job that lost its
 	// lease) sends the same mail while this attempt lasts.
-	qClaimMail          = `UPDATE mail_outbox SET next_try = $3, attempts = attempts + 1 WHERE id = $1 AND next_try = $2`
-	qRetryMail          = `UPDATE mail_outbox SET next_try = $2, last_error = $3 WHERE id = $1`
-	qDeleteMail         = `DELETE FROM mail_outbox WHERE id = $1`
-	qCountMail          = `SELECT COUNT(*) FROM mail_outbox`
-	qWithdrawLinkMail   = `DELETE FROM mail_outbox WHERE recipient_id = $1`
+	qClaimMail        = `UPDATE mail_outbox SET next_try = $3, attempts = attempts + 1 WHERE id = $1 AND next_try = $2`
+	qRetryMail        = `UPDATE mail_outbox SET next_try = $2, last_error = $3 WHERE id = $1`
+	qDeleteMail       = `DELETE FROM mail_outbox WHERE id = $1`
+	qCountMail        = `SELECT COUNT(*) FROM mail_outbox`
+	qWithdrawLinkMail = `DELETE FROM mail_outbox WHERE recipient_id = $1`
+	qMailLink         = `SELECT r.revoked, p.revoked, p.purged, p.expires, u.disabled FROM parcel_recipients r
+		JOIN parcels p ON p.id = r.parcel_id JOIN users u ON u.id = p.owner_id WHERE r.id = $1`
 	qWithdrawParcelMail = `DELETE FROM mail_outbox WHERE recipient_id IN (SELECT id FROM parcel_recipients WHERE parcel_id = $1)`
 	qUserEmail          = `SELECT email FROM users WHERE id = $1`
 	qSetUserEmail       = `UPDATE users SET email = $2, updated = $3 WHERE id = $1`
@@ -67,7 +70,8 @@ func (q Q) DueMail(ctx context.Context, now time.Time, limit int) ([]Mail, error
 	for rows.Next() {
 		var m Mail
 		var created, giveUp, next int64
-		if err := rows.Scan(&m.ID, &m.Kind, &m.Topic, &m.RcptDomain, &m.Header, &m.Body, &created, &giveUp, &next, &m.Attempts, &m.LastError); err != nil {
+		if err := rows.Scan(&m.ID, &m.Kind, &m.Topic, &m.RcptDomain, &m.Header, &m.Body, &created, &giveUp, &next, &m.Attempts, &m.LastError,
+			&m.RecipientID); err != nil {
 			return nil, q.d.classify(err)
 		}
 		m.Created, m.GiveUp, m.NextTry = fromMicro(created), fromMicro(giveUp), fromMicro(next)
@@ -94,8 +98,9 @@ func (q Q) DeleteMail(ctx context.Context, id string) error {
 }
 
 // WithdrawLinkMail deletes the mails waiting that carry the link of parcel recipient id,
-// and returns how many there were. A mail being sent at this moment is not among them:
-// an attempt in progress deletes nothing when it ends (DeleteMail finds no row).
+// and returns how many there were. A mail being sent at this moment goes out; its
+// attempt then finds no row to delete or retry (NotFound), which the outbox takes for
+// withdrawn.
 func (q Q) WithdrawLinkMail(ctx context.Context, id string) (int64, error) {
 	return q.execCount(ctx, qWithdrawLinkMail, id)
 }
@@ -104,6 +109,24 @@ func (q Q) WithdrawLinkMail(ctx context.Context, id string) (int64, error) {
 // returns how many there were.
 func (q Q) WithdrawParcelMail(ctx context.Context, id string) (int64, error) {
 	return q.execCount(ctx, qWithdrawParcelMail, id)
+}
+
+// MailLink is what the outbox checks of the parcel link a mail carries before sending it.
+type MailLink struct {
+	Revoked       bool      // the link, or its parcel, was revoked
+	Purged        bool      // the parcel's contents were deleted
+	Expires       time.Time // the parcel's expiry
+	OwnerDisabled bool      // the parcel's owner is disabled (or suspended)
+}
+
+// MailLinkState returns the state of the link of parcel recipient id. Errors: NotFound.
+func (q Q) MailLinkState(ctx context.Context, id string) (MailLink, error) {
+	var rRevoked, pRevoked, purged, expires, disabled int64
+	err := q.q.QueryRowContext(ctx, qMailLink, id).Scan(&rRevoked, &pRevoked, &purged, &expires, &disabled)
+	if err != nil {
+		return MailLink{}, q.d.classify(err)
+	}
+	return MailLink{Revoked: rRevoked != 0 || pRevoked != 0, Purged: purged != 0, Expires: fromMicro(expires), OwnerDisabled: disabled != 0}, nil
 }
 
 // CountMail returns how many mails the outbox holds.

@@ -156,6 +156,15 @@ func (o *Outbox) Deliver(ctx context.Context) (sent int, err error) {
 				}
 				return sent, err
 			}
+			if m.RecipientID != "" {
+				send, err := o.linkLive(ctx, m)
+				if err != nil {
+					return sent, err
+				}
+				if !send {
+					continue
+				}
+			}
 			msg, err := o.open(m)
 			if err != nil {
 				o.giveUp(ctx, m, err)
@@ -171,8 +180,8 @@ func (o *Outbox) Deliver(ctx context.Context) (sent int, err error) {
 			if err == nil {
 				sent++
 				o.log.Info("mail sent", "mail", m.ID, "kind", m.Kind, "domain", m.RcptDomain, "attempts", m.Attempts+1)
-				if err := o.db.Q().DeleteMail(ctx, m.ID); err != nil {
-					return sent, err
+				if err := o.db.Q().DeleteMail(ctx, m.ID); err != nil && !errs.Is(errs.NotFound, err) {
+					return sent, err // NotFound: its link was revoked while it was being sent
 				}
 				continue
 			}
@@ -188,6 +197,38 @@ func (o *Outbox) Deliver(ctx context.Context) (sent int, err error) {
 			}
 		}
 	}
+}
+
+// errOwnerDisabled is why a mail whose sender is disabled waits.
+var errOwnerDisabled = errors.New("the parcel's owner is disabled or suspended: the mail waits until the account is enabled again")
+
+// linkLive checks the parcel link that m carries, just before sending m: a link revoked,
+// expired or purged (whatever path made it so: a revoke, the parcel's lifetime, a revoke
+// that raced with adding the recipient) withdraws m; a disabled owner holds it, as it
+// holds the link, until the account is enabled again or m's time is up. It reports
+// whether to send m.
+func (o *Outbox) linkLive(ctx context.Context, m db.Mail) (bool, error) {
+	l, err := o.db.Q().MailLinkState(ctx, m.RecipientID)
+	why := ""
+	switch {
+	case errs.Is(errs.NotFound, err):
+		why = "the link no longer exists"
+	case err != nil:
+		return false, err
+	case l.Revoked:
+		why = "the link was revoked"
+	case l.Purged || !o.now().Before(l.Expires):
+		why = "the parcel has expired"
+	case l.OwnerDisabled:
+		return false, o.failed(ctx, m, errOwnerDisabled)
+	default:
+		return true, nil
+	}
+	o.log.Info("mail withdrawn: its link is dead", "mail", m.ID, "kind", m.Kind, "domain", m.RcptDomain, "why", why)
+	if err := o.db.Q().DeleteMail(ctx, m.ID); err != nil && !errs.Is(errs.NotFound, err) {
+		return false, err
+	}
+	return false, nil
 }
 
 // refused reports whether the mail server refused the recipient for good (a 5xx reply to
@@ -213,7 +254,10 @@ func (o *Outbox) failed(ctx context.Context, m db.Mail, cause error) error {
 	next := now.Add(min(wait, o.policy.MaxRetry))
 	o.log.Warn("cannot send mail; trying again later", "mail", m.ID, "kind", m.Kind, "domain", m.RcptDomain,
 		"attempts", m.Attempts+1, "next", next.UTC().Format(time.RFC3339), "err", cause)
-	return o.db.Q().RetryMail(ctx, m.ID, next, truncate(cause.Error(), 500))
+	if err := o.db.Q().RetryMail(ctx, m.ID, next, truncate(cause.Error(), 500)); !errs.Is(errs.NotFound, err) {
+		return err
+	}
+	return nil // withdrawn (its link revoked) during the attempt
 }
 
 // giveUp drops m for good: it is logged at ERROR and audited.
@@ -226,6 +270,9 @@ func (o *Outbox) giveUp(ctx context.Context, m db.Mail, cause error) {
 		Result: audit.Failed, Detail: detail}
 	err := o.db.Tx(ctx, func(q db.Q) error {
 		if err := q.DeleteMail(ctx, m.ID); err != nil {
+			if errs.Is(errs.NotFound, err) {
+				return nil // withdrawn (its link revoked) during the attempt: nothing to give up
+			}
 			return err
 		}
 		return o.audit.AppendTx(ctx, q, rec)

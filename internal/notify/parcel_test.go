@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffer-mft/coffer/internal/config"
 	"github.com/coffer-mft/coffer/internal/notify"
@@ -198,18 +199,86 @@ func TestRevokedLinkMailWithdrawn(t *testing.T) {
 	}
 	call(t, e, testenv.Request{Method: "DELETE", Path: "/api/v1/parcels/" + first + "/recipients/" + wrong, Token: alice}, http.StatusNoContent, nil)
 	call(t, e, testenv.Request{Method: "DELETE", Path: "/api/v1/parcels/" + third, Token: alice}, http.StatusNoContent, nil)
-	deliver(t, e, 2)
+	// A recipient revoked while the parcel was a draft gets no link when it is sent.
+	var draft struct {
+		ID    string
+		Links []link
+	}
+	call(t, e, testenv.Request{Method: "POST", Path: "/api/v1/parcels", Token: alice, JSON: map[string]any{
+		"subject": "Draft", "recipients": []string{"typo@example.org", "hana@example.org"}}}, http.StatusCreated, &draft)
+	var rcpts struct {
+		Recipients []struct {
+			ID    string
+			Email string
+		}
+	}
+	call(t, e, testenv.Request{Method: "GET", Path: "/api/v1/parcels/" + draft.ID, Token: alice}, http.StatusOK, &rcpts)
+	for _, r := range rcpts.Recipients {
+		if r.Email == "typo@example.org" {
+			call(t, e, testenv.Request{Method: "DELETE", Path: "/api/v1/parcels/" + draft.ID + "/recipients/" + r.ID, Token: alice}, http.StatusNoContent, nil)
+		}
+	}
+	call(t, e, testenv.Request{Method: "PUT", Path: "/api/v1/parcels/" + draft.ID + "/files/a.txt", Token: alice,
+		Body: strings.NewReader("a")}, http.StatusCreated, nil)
+	call(t, e, testenv.Request{Method: "POST", Path: "/api/v1/parcels/" + draft.ID + "/send", Token: alice, JSON: map[string]any{}}, http.StatusOK, &draft)
+	if len(draft.Links) != 1 || draft.Links[0].Email != "hana@example.org" {
+		t.Fatalf("sending a draft with a revoked recipient made links %+v; want hana@ only", draft.Links)
+	}
+
+	deliver(t, e, 3)
 	got := map[string]bool{}
 	for _, m := range mp.Messages(t) {
 		for _, to := range m.To {
 			got[to.Address] = true
 		}
 	}
-	if len(got) != 2 || !got["right@example.org"] || !got["erin@example.org"] {
-		t.Fatalf("mails went to %v; want right@ (first parcel) and erin@ (%s) only", got, second)
+	if len(got) != 3 || !got["right@example.org"] || !got["erin@example.org"] || !got["hana@example.org"] {
+		t.Fatalf("mails went to %v; want right@ (first parcel), erin@ (%s) and hana@ (the draft) only", got, second)
 	}
 	if n, _ := e.Core.DB.Q().CountMail(context.Background()); n != 0 {
 		t.Fatalf("%d mails left", n)
+	}
+}
+
+// TestMailWaitsForDisabledOwner: a disabled account's links stop working, and their
+// invitations wait in the outbox (they are sent if the account is enabled again); the
+// check is made when the mail's turn comes, whatever disabled the account.
+func TestMailWaitsForDisabledOwner(t *testing.T) {
+	e, mp := mailEnv(t)
+	bob := e.User(t, "bob", 0)
+	call(t, e, testenv.Request{Method: "POST", Path: "/api/v1/parcels", Token: bob, JSON: map[string]any{
+		"kind": "request", "subject": "Scans", "recipients": []string{"ivan@example.org"}}}, http.StatusCreated, nil)
+	u, err := e.Core.DB.Q().UserByName(context.Background(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Core.DB.Q().SetDisabled(context.Background(), u.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, e, 0)
+	if n, _ := e.Core.DB.Q().CountMail(context.Background()); n != 1 || len(mp.Messages(t)) != 0 {
+		t.Fatalf("with its owner disabled the invitation was sent or dropped (%d queued)", n)
+	}
+	if err := e.Core.DB.Q().SetDisabled(context.Background(), u.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	// It goes at its next attempt, after the backoff.
+	e.Core.Mail.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	deliver(t, e, 1)
+	mailTo(t, mp, "ivan@example.org")
+}
+
+// TestExpiredLinkMailWithdrawn: an invitation still queued when its parcel expires (the
+// mail server was down all along) is dropped, not sent with a dead link.
+func TestExpiredLinkMailWithdrawn(t *testing.T) {
+	e, mp := mailEnv(t)
+	carl := e.User(t, "carl", 0)
+	call(t, e, testenv.Request{Method: "POST", Path: "/api/v1/parcels", Token: carl, JSON: map[string]any{
+		"kind": "request", "subject": "Old", "recipients": []string{"judy@example.org"}}}, http.StatusCreated, nil)
+	e.Core.Mail.SetClock(func() time.Time { return time.Now().Add(400 * 24 * time.Hour) })
+	deliver(t, e, 0)
+	if n, _ := e.Core.DB.Q().CountMail(context.Background()); n != 0 || len(mp.Messages(t)) != 0 {
+		t.Fatalf("a mail for an expired parcel was sent or kept (%d queued)", n)
 	}
 }
 

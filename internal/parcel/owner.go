@@ -363,6 +363,9 @@ func (s *Service) send(ctx context.Context, p auth.Principal, id, manifest strin
 			return err
 		}
 		for _, r := range rs {
+			if !r.Revoked.IsZero() {
+				continue // revoked while a draft: no link, no mail
+			}
 			token, h := newToken()
 			if err := q.SetRecipientToken(ctx, r.ID, h); err != nil {
 				return err
