@@ -24,7 +24,7 @@ import (
 // aimed at the administrator's session is refused; the new user signs in, downloads,
 // renames and deletes a file.
 func TestBrowserAdminAndFiles(t *testing.T) {
-	ctx := browser(t, 3*time.Minute)
+	ctx := browser(t, 5*time.Minute)
 	e, admin := adminEnv(t)
 	key := enrol(t, e, admin)
 	text := func(sel string) string {

@@ -66,7 +66,7 @@ func TestBrowserParcels(t *testing.T) {
 		// again without -race (on PostgreSQL and S3), and this test with it.
 		t.Skip("runs without -race")
 	}
-	ctx := browser(t, 3*time.Minute)
+	ctx := browser(t, 5*time.Minute)
 	pe := newParcelEnv(t)
 	e := pe.e
 	big := make([]byte, 3<<20+123)

@@ -97,7 +97,7 @@ func signIn(t testing.TB, ctx context.Context, u, wait string) {
 // TestBrowserUpload signs in with Chromium, uploads a file with the upload button (our
 // tus client), finds it listed and stored intact, and shows a hostile name as text.
 func TestBrowserUpload(t *testing.T) {
-	ctx := browser(t, 2*time.Minute)
+	ctx := browser(t, 5*time.Minute) // a hang guard: on 2 loaded cores beside other packages it took over 2 minutes
 	e := testenv.New(t, testenv.Options{})
 	e.User(t, "tech", 0)
 	u, err := e.Core.DB.Q().UserByName(context.Background(), "tech")
