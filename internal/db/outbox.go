@@ -34,8 +34,10 @@ const (
 	qDueMail = `SELECT ` + mailColumns + ` FROM mail_outbox WHERE next_try <= $1 ORDER BY next_try, id LIMIT $2`
 	// Claiming moves next_try on, so that no other node (or a run of the job that lost its
 	// lease) sends the same mail while this attempt lasts.
-	qClaimMail        = `UPDATE mail_outbox SET next_try = $3, attempts = attempts + 1 WHERE id = $1 AND next_try = $2`
-	qRetryMail        = `UPDATE mail_outbox SET next_try = $2, last_error = $3 WHERE id = $1`
+	qClaimMail = `UPDATE mail_outbox SET next_try = $3, attempts = attempts + 1 WHERE id = $1 AND next_try = $2`
+	qRetryMail = `UPDATE mail_outbox SET next_try = $2, last_error = $3 WHERE id = $1`
+	// Holding takes back the attempt that claiming counted: the mail was not tried.
+	qHoldMail         = `UPDATE mail_outbox SET next_try = $2, attempts = attempts - 1 WHERE id = $1`
 	qDeleteMail       = `DELETE FROM mail_outbox WHERE id = $1`
 	qCountMail        = `SELECT COUNT(*) FROM mail_outbox`
 	qWithdrawLinkMail = `DELETE FROM mail_outbox WHERE recipient_id = $1`
@@ -92,6 +94,12 @@ func (q Q) RetryMail(ctx context.Context, id string, next time.Time, lastError s
 	return q.execOne(ctx, qRetryMail, id, micro(next), lastError)
 }
 
+// HoldMail puts claimed mail id back, due at next, without counting the claim as an
+// attempt. Errors: NotFound.
+func (q Q) HoldMail(ctx context.Context, id string, next time.Time) error {
+	return q.execOne(ctx, qHoldMail, id, micro(next))
+}
+
 // DeleteMail removes mail id from the outbox (sent, or given up). Errors: NotFound.
 func (q Q) DeleteMail(ctx context.Context, id string) error {
 	return q.execOne(ctx, qDeleteMail, id)
@@ -116,7 +124,7 @@ type MailLink struct {
 	Revoked       bool      // the link, or its parcel, was revoked
 	Purged        bool      // the parcel's contents were deleted
 	Expires       time.Time // the parcel's expiry
-	OwnerDisabled bool      // the parcel's owner is disabled (or suspended)
+	OwnerDisabled bool      // the parcel's owner is disabled
 }
 
 // MailLinkState returns the state of the link of parcel recipient id. Errors: NotFound.

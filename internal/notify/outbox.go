@@ -199,14 +199,14 @@ func (o *Outbox) Deliver(ctx context.Context) (sent int, err error) {
 	}
 }
 
-// errOwnerDisabled is why a mail whose sender is disabled waits.
-var errOwnerDisabled = errors.New("the parcel's owner is disabled or suspended: the mail waits until the account is enabled again")
+// errOwnerDisabled is why a mail held for its disabled sender is dropped in the end.
+var errOwnerDisabled = errors.New("the parcel's owner stayed disabled until the mail's time was up")
 
 // linkLive checks the parcel link that m carries, just before sending m: a link revoked,
 // expired or purged (whatever path made it so: a revoke, the parcel's lifetime, a revoke
 // that raced with adding the recipient) withdraws m; a disabled owner holds it, as it
-// holds the link, until the account is enabled again or m's time is up. It reports
-// whether to send m.
+// holds the link, until the account is enabled again (it is looked at every FirstRetry,
+// and a hold counts no attempt) or m's time is up. It reports whether to send m.
 func (o *Outbox) linkLive(ctx context.Context, m db.Mail) (bool, error) {
 	l, err := o.db.Q().MailLinkState(ctx, m.RecipientID)
 	why := ""
@@ -219,8 +219,15 @@ func (o *Outbox) linkLive(ctx context.Context, m db.Mail) (bool, error) {
 		why = "the link was revoked"
 	case l.Purged || !o.now().Before(l.Expires):
 		why = "the parcel has expired"
+	case l.OwnerDisabled && !o.now().Before(m.GiveUp):
+		o.giveUp(ctx, m, errOwnerDisabled)
+		return false, nil
 	case l.OwnerDisabled:
-		return false, o.failed(ctx, m, errOwnerDisabled)
+		o.log.Info("mail held: its parcel's owner is disabled", "mail", m.ID, "kind", m.Kind, "domain", m.RcptDomain)
+		if err := o.db.Q().HoldMail(ctx, m.ID, o.now().Add(o.policy.FirstRetry)); err != nil && !errs.Is(errs.NotFound, err) {
+			return false, err
+		}
+		return false, nil
 	default:
 		return true, nil
 	}

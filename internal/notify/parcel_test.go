@@ -224,6 +224,15 @@ func TestRevokedLinkMailWithdrawn(t *testing.T) {
 	if len(draft.Links) != 1 || draft.Links[0].Email != "hana@example.org" {
 		t.Fatalf("sending a draft with a revoked recipient made links %+v; want hana@ only", draft.Links)
 	}
+	// A draft whose every recipient was revoked is not sent: nobody could open it.
+	var lone struct{ ID string }
+	call(t, e, testenv.Request{Method: "POST", Path: "/api/v1/parcels", Token: alice, JSON: map[string]any{
+		"subject": "Lone", "recipients": []string{"nobody@example.org"}}}, http.StatusCreated, &lone)
+	call(t, e, testenv.Request{Method: "GET", Path: "/api/v1/parcels/" + lone.ID, Token: alice}, http.StatusOK, &rcpts)
+	call(t, e, testenv.Request{Method: "DELETE", Path: "/api/v1/parcels/" + lone.ID + "/recipients/" + rcpts.Recipients[0].ID, Token: alice}, http.StatusNoContent, nil)
+	call(t, e, testenv.Request{Method: "PUT", Path: "/api/v1/parcels/" + lone.ID + "/files/a.txt", Token: alice,
+		Body: strings.NewReader("a")}, http.StatusCreated, nil)
+	call(t, e, testenv.Request{Method: "POST", Path: "/api/v1/parcels/" + lone.ID + "/send", Token: alice, JSON: map[string]any{}}, http.StatusBadRequest, nil)
 
 	deliver(t, e, 3)
 	got := map[string]bool{}
@@ -258,6 +267,9 @@ func TestMailWaitsForDisabledOwner(t *testing.T) {
 	deliver(t, e, 0)
 	if n, _ := e.Core.DB.Q().CountMail(context.Background()); n != 1 || len(mp.Messages(t)) != 0 {
 		t.Fatalf("with its owner disabled the invitation was sent or dropped (%d queued)", n)
+	}
+	if due, err := e.Core.DB.Q().DueMail(context.Background(), time.Now().Add(time.Hour), 10); err != nil || len(due) != 1 || due[0].Attempts != 0 {
+		t.Fatalf("the held mail: %+v, %v; want one, with no attempt counted", due, err)
 	}
 	if err := e.Core.DB.Q().SetDisabled(context.Background(), u.ID, false); err != nil {
 		t.Fatal(err)

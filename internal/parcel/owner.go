@@ -372,6 +372,9 @@ func (s *Service) send(ctx context.Context, p auth.Principal, id, manifest strin
 			}
 			links = append(links, Link{RecipientID: r.ID, Email: r.Email, Token: token})
 		}
+		if len(links) == 0 {
+			return errs.E(errs.Invalid, "every recipient of this draft was revoked: add one before sending")
+		}
 		dp.State, dp.Sent, dp.Expires, dp.Manifest = StateSent, now, now.Add(dp.Lifetime), manifest
 		if err := s.notify(ctx, q, EventLinks, dp, links, ""); err != nil {
 			return err

@@ -32,6 +32,7 @@ type cutter struct {
 	conns  []net.Conn
 	cuts   int
 	gate   chan struct{} // while not nil, new connections wait for it to close (pause)
+	closed bool          // the test ended: connections released by resume are dropped
 }
 
 func newCutter(t *testing.T, target string) *cutter {
@@ -42,7 +43,14 @@ func newCutter(t *testing.T, target string) *cutter {
 	}
 	c := &cutter{ln: ln, target: target}
 	go c.serve()
-	t.Cleanup(func() { ln.Close(); c.resume(); c.cut() })
+	t.Cleanup(func() {
+		ln.Close()
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		c.resume()
+		c.cut()
+	})
 	return c
 }
 
@@ -70,6 +78,12 @@ func (c *cutter) forward(in net.Conn, gate chan struct{}) {
 		return
 	}
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		in.Close()
+		out.Close()
+		return
+	}
 	c.conns = append(c.conns, in, out)
 	c.mu.Unlock()
 	go func() { slowCopy(out, in); out.Close() }()
@@ -123,8 +137,9 @@ func (c *cutter) cut() {
 	c.cuts++
 }
 
-// cutAtAThird waits until the page's upload passed a third, then cuts.
-func (c *cutter) cutAtAThird(t *testing.T, ctx context.Context) {
+// cutAtAThird waits until the page's upload passed a third, then cuts; with hold, new
+// connections are held (pause) from just before the cut until resume.
+func (c *cutter) cutAtAThird(t *testing.T, ctx context.Context, hold bool) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
@@ -139,6 +154,9 @@ func (c *cutter) cutAtAThird(t *testing.T, ctx context.Context) {
 			t.Fatalf("progress %.0f%%: could not cut half way", v)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if hold {
+		c.pause()
 	}
 	c.cut()
 }
@@ -170,7 +188,7 @@ func TestBrowserResumesAfterCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy.cutAtAThird(t, ctx)
+	proxy.cutAtAThird(t, ctx, false)
 	if os.Getenv("COFFER_SCREENSHOTS") != "" {
 		shot(t, ctx, "upload-progress.png")
 	}
@@ -247,7 +265,7 @@ func TestBrowserRequestResumesAfterCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy.cutAtAThird(t, ctx)
+	proxy.cutAtAThird(t, ctx, false)
 	// The page retries on its own, and reloads with the file listed when it is complete.
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#parcel-files tr[data-file]`))); err != nil {
 		msg, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`#uploads`)))
@@ -287,8 +305,7 @@ func TestBrowserUploadStopsWhenDraftSent(t *testing.T) {
 	local, _ := scanFile(t)
 	signIn(t, ctx, "https://"+proxy.ln.Addr().String()+"/parcels/"+p.ID, `#send`)
 	step(t, ctx, "upload into the draft", chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]`), []string{local}))
-	proxy.pause()
-	proxy.cutAtAThird(t, ctx)
+	proxy.cutAtAThird(t, ctx, true)
 	if _, _, err := e.Core.Parcels.Send(context.Background(), owner, p.ID, ""); err != nil {
 		t.Fatal(err)
 	}
