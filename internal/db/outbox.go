@@ -41,7 +41,7 @@ const (
 	qDeleteMail       = `DELETE FROM mail_outbox WHERE id = $1`
 	qCountMail        = `SELECT COUNT(*) FROM mail_outbox`
 	qWithdrawLinkMail = `DELETE FROM mail_outbox WHERE recipient_id = $1`
-	qMailLink         = `SELECT r.revoked, p.revoked, p.purged, p.expires, u.disabled FROM parcel_recipients r
+	qMailLink         = `SELECT r.revoked, p.revoked, p.purged, p.expires, CASE WHEN u.disabled <> 0 OR u.suspended <> 0 THEN 1 ELSE 0 END FROM parcel_recipients r
 		JOIN parcels p ON p.id = r.parcel_id JOIN users u ON u.id = p.owner_id WHERE r.id = $1`
 	qWithdrawParcelMail = `DELETE FROM mail_outbox WHERE recipient_id IN (SELECT id FROM parcel_recipients WHERE parcel_id = $1)`
 	qUserEmail          = `SELECT email FROM users WHERE id = $1`
@@ -124,7 +124,7 @@ type MailLink struct {
 	Revoked       bool      // the link, or its parcel, was revoked
 	Purged        bool      // the parcel's contents were deleted
 	Expires       time.Time // the parcel's expiry
-	OwnerDisabled bool      // the parcel's owner is disabled
+	OwnerDisabled bool      // the parcel's owner is disabled, or suspended by a tripwire
 }
 
 // MailLinkState returns the state of the link of parcel recipient id. Errors: NotFound.

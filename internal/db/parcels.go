@@ -11,7 +11,7 @@ type Parcel struct {
 	Kind           string // "send" or "request"
 	OwnerID        int64
 	OwnerName      string // read only: the owner's user name
-	OwnerDisabled  bool   // read only: the owner's account is disabled
+	OwnerDisabled  bool   // read only: the owner's account is disabled, or suspended by a tripwire
 	FolderID       int64
 	State          string // "draft", "sent", "open", "closed"
 	Subject        string
@@ -64,7 +64,7 @@ type ParcelDownload struct {
 }
 
 const (
-	parcelColumns    = `p.id, p.kind, p.owner_id, u.name, u.disabled, p.folder_id, p.state, p.subject, p.message, p.e2e, p.kdf_salt, p.manifest, p.passphrase_hash, p.max_downloads, p.notify, p.lifetime, p.created, p.sent, p.expires, p.revoked, p.purged`
+	parcelColumns    = `p.id, p.kind, p.owner_id, u.name, CASE WHEN u.disabled <> 0 OR u.suspended <> 0 THEN 1 ELSE 0 END, p.folder_id, p.state, p.subject, p.message, p.e2e, p.kdf_salt, p.manifest, p.passphrase_hash, p.max_downloads, p.notify, p.lifetime, p.created, p.sent, p.expires, p.revoked, p.purged`
 	recipientColumns = `id, parcel_id, email, created, revoked, failed_unlocks, views, first_view, last_view`
 	parcelFileColumn = `id, parcel_id, name, size, sha256, uploader, created`
 

@@ -199,8 +199,9 @@ func (o *Outbox) Deliver(ctx context.Context) (sent int, err error) {
 	}
 }
 
-// errOwnerDisabled is why a mail held for its disabled sender is dropped in the end.
-var errOwnerDisabled = errors.New("the parcel's owner stayed disabled until the mail's time was up")
+// errOwnerDisabled is why a mail held for its disabled (or suspended) sender is dropped
+// in the end.
+var errOwnerDisabled = errors.New("the parcel's owner stayed disabled or suspended until the mail's time was up")
 
 // linkLive checks the parcel link that m carries, just before sending m: a link revoked,
 // expired or purged (whatever path made it so: a revoke, the parcel's lifetime, a revoke
@@ -223,7 +224,7 @@ func (o *Outbox) linkLive(ctx context.Context, m db.Mail) (bool, error) {
 		o.giveUp(ctx, m, errOwnerDisabled)
 		return false, nil
 	case l.OwnerDisabled:
-		o.log.Info("mail held: its parcel's owner is disabled", "mail", m.ID, "kind", m.Kind, "domain", m.RcptDomain)
+		o.log.Info("mail held: its parcel's owner is disabled or suspended", "mail", m.ID, "kind", m.Kind, "domain", m.RcptDomain)
 		if err := o.db.Q().HoldMail(ctx, m.ID, o.now().Add(o.policy.FirstRetry)); err != nil && !errs.Is(errs.NotFound, err) {
 			return false, err
 		}

@@ -249,33 +249,52 @@ func TestRevokedLinkMailWithdrawn(t *testing.T) {
 	}
 }
 
-// TestMailWaitsForDisabledOwner: a disabled account's links stop working, and their
-// invitations wait in the outbox (they are sent if the account is enabled again); the
-// check is made when the mail's turn comes, whatever disabled the account.
+// TestMailWaitsForDisabledOwner: a disabled account's links stop working, and so do a
+// suspended one's (a tripwire's suspicion of an intruder, who may have sent files out
+// through a parcel); their invitations wait in the outbox, with no attempt counted, and
+// both come back when the account is enabled or the suspension lifted. The check is made
+// when the mail's turn comes, whatever stopped the account.
 func TestMailWaitsForDisabledOwner(t *testing.T) {
 	e, mp := mailEnv(t)
 	bob := e.User(t, "bob", 0)
+	var p struct{ Links []struct{ Token string } }
 	call(t, e, testenv.Request{Method: "POST", Path: "/api/v1/parcels", Token: bob, JSON: map[string]any{
-		"kind": "request", "subject": "Scans", "recipients": []string{"ivan@example.org"}}}, http.StatusCreated, nil)
-	u, err := e.Core.DB.Q().UserByName(context.Background(), "bob")
+		"kind": "request", "subject": "Scans", "recipients": []string{"ivan@example.org"}}}, http.StatusCreated, &p)
+	ctx := context.Background()
+	q := e.Core.DB.Q()
+	u, err := q.UserByName(ctx, "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Core.DB.Q().SetDisabled(context.Background(), u.ID, true); err != nil {
-		t.Fatal(err)
+	link := "/api/v1/p/" + p.Links[0].Token
+	for _, c := range []struct {
+		name    string
+		on, off func() error
+	}{
+		{"disabled", func() error { return q.SetDisabled(ctx, u.ID, true) }, func() error { return q.SetDisabled(ctx, u.ID, false) }},
+		{"suspended", func() error { return q.SetSuspended(ctx, u.ID, time.Now()) }, func() error { return q.SetSuspended(ctx, u.ID, time.Time{}) }},
+	} {
+		if err := c.on(); err != nil {
+			t.Fatal(err)
+		}
+		deliver(t, e, 0)
+		if n, _ := q.CountMail(ctx); n != 1 || len(mp.Messages(t)) != 0 {
+			t.Fatalf("owner %s: the invitation was sent or dropped (%d queued)", c.name, n)
+		}
+		if due, err := q.DueMail(ctx, time.Now().Add(time.Hour), 10); err != nil || len(due) != 1 || due[0].Attempts != 0 {
+			t.Fatalf("owner %s: the held mail: %+v, %v; want one, with no attempt counted", c.name, due, err)
+		}
+		res, body := e.Do(t, testenv.Request{Method: "GET", Path: link})
+		if res.StatusCode != http.StatusGone || !strings.Contains(string(body), "disabled or suspended") {
+			t.Fatalf("owner %s: the link answers %s %s; want 410, the sender's account is disabled or suspended", c.name, res.Status, body)
+		}
+		if err := c.off(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	deliver(t, e, 0)
-	if n, _ := e.Core.DB.Q().CountMail(context.Background()); n != 1 || len(mp.Messages(t)) != 0 {
-		t.Fatalf("with its owner disabled the invitation was sent or dropped (%d queued)", n)
-	}
-	if due, err := e.Core.DB.Q().DueMail(context.Background(), time.Now().Add(time.Hour), 10); err != nil || len(due) != 1 || due[0].Attempts != 0 {
-		t.Fatalf("the held mail: %+v, %v; want one, with no attempt counted", due, err)
-	}
-	if err := e.Core.DB.Q().SetDisabled(context.Background(), u.ID, false); err != nil {
-		t.Fatal(err)
-	}
-	// It goes at its next attempt, after the backoff.
-	e.Core.Mail.SetClock(func() time.Time { return time.Now().Add(2 * time.Hour) })
+	call(t, e, testenv.Request{Method: "GET", Path: link}, http.StatusOK, nil)
+	// The mail goes at its next look, a minute on.
+	e.Core.Mail.SetClock(func() time.Time { return time.Now().Add(2 * time.Minute) })
 	deliver(t, e, 1)
 	mailTo(t, mp, "ivan@example.org")
 }

@@ -96,9 +96,11 @@ func (s *Service) resolve(ctx context.Context, a Access, action string) (link, e
 	case !s.now().Before(p.Expires) || !p.Purged.IsZero():
 		return l, errs.E(errs.Gone, fmt.Sprintf("this link expired on %s", p.Expires.UTC().Format("2006-01-02 15:04 MST")))
 	case p.OwnerDisabled:
-		// Disabling an account (someone left, or it was taken over) stops what it sent
-		// and asked for, as it stops its sign-ins. Enabling it again brings the links back.
-		return l, errs.E(errs.Gone, "this link no longer works: the sender's account is disabled")
+		// Disabling an account (someone left, or it was taken over), or a tripwire's
+		// suspension of it (a mass download: perhaps taken over), stops what it sent and
+		// asked for, as it stops its sign-ins: an intruder's links to what they took stop
+		// too. Enabling the account (lifting the suspension) brings the links back.
+		return l, errs.E(errs.Gone, "this link no longer works: the sender's account is disabled or suspended")
 	case r.FailedUnlocks >= s.policy.MaxUnlockFailures:
 		return l, errs.E(errs.Gone, "this link is locked after too many wrong passphrases: ask the sender for a new one")
 	}
