@@ -14,33 +14,21 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/crypt"
+	"github.com/coffer-mft/coffer/internal/testenv/syncbuf"
 )
 
 // served is a `coffer serve` running in-process.
 type served struct {
 	addr   string
 	banner string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	cancel context.CancelFunc
 	code   chan int
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 var listenRE = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 
@@ -52,7 +40,7 @@ func startServe(t *testing.T, dir string, vars map[string]string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &served{stderr: &syncBuffer{}, cancel: cancel, code: make(chan int, 1)}
+	s := &served{stderr: &syncbuf.Buffer{}, cancel: cancel, code: make(chan int, 1)}
 	e := env2(vars)
 	go func() {
 		s.code <- run(ctx, env{stdin: strings.NewReader(""), stdout: pw, stderr: s.stderr, getenv: e, euid: notRoot},

@@ -33,6 +33,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/crypt"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/db/dbtest"
+	"github.com/coffer-mft/coffer/internal/testenv/syncbuf"
 )
 
 const adminPassword = "cluster-admin-password-42"
@@ -68,21 +69,9 @@ type node struct {
 	cmd    *exec.Cmd
 	https  string // host:port
 	sftp   string
-	log    *syncBuffer
+	log    *syncbuf.Buffer
 	exited chan struct{}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // newWorld builds the binary, makes the database and the bucket, and starts n nodes
 // behind the proxies. It skips without PostgreSQL or S3, unless CI requires them.
@@ -203,7 +192,7 @@ func (w *world) start(nd *node) {
 		"--proxy-protocol", proxyFrom, "--job-lease", jobLease.String(), "--upload-lease", uploadLease.String(), "--shutdown-timeout", "5s",
 		"--allow-root") // CI containers run tests as root
 	nd.cmd.Env = w.env
-	nd.log = &syncBuffer{}
+	nd.log = &syncbuf.Buffer{}
 	nd.cmd.Stderr = nd.log
 	stdout, err := nd.cmd.StdoutPipe()
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,29 +15,12 @@ import (
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/db/dbtest"
 	"github.com/coffer-mft/coffer/internal/errs"
+	"github.com/coffer-mft/coffer/internal/testenv/syncbuf"
 )
-
-// syncBuffer is a log sink that tests read while the outbox writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type fixture struct {
 	db    *db.DB
-	log   *syncBuffer
+	log   *syncbuf.Buffer
 	audit *audit.Log
 	box   *Outbox
 	now   time.Time
@@ -60,7 +42,7 @@ func newOutbox(t *testing.T, dsn string, s SMTP) *fixture {
 	if s.From == nil {
 		s.From = &mail.Address{Name: "Coffer Tests", Address: "coffer@example.org"}
 	}
-	f := &fixture{db: d, log: &syncBuffer{}, audit: a, now: time.Now().Truncate(time.Second)}
+	f := &fixture{db: d, log: &syncbuf.Buffer{}, audit: a, now: time.Now().Truncate(time.Second)}
 	log := slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p := DefaultPolicy()
 	f.box = NewOutbox(d, keys, a, s, p, log)

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/coffer-mft/coffer/internal/blob"
@@ -15,28 +13,12 @@ import (
 	"github.com/coffer-mft/coffer/internal/blob/s3"
 	"github.com/coffer-mft/coffer/internal/blob/s3/s3test"
 	"github.com/coffer-mft/coffer/internal/config"
+	"github.com/coffer-mft/coffer/internal/testenv/syncbuf"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func openCore(t *testing.T, cfg config.Config, env map[string]string) (*Core, *lockedBuffer) {
+func openCore(t *testing.T, cfg config.Config, env map[string]string) (*Core, *syncbuf.Buffer) {
 	t.Helper()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	c, err := Open(context.Background(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -20,25 +20,8 @@ import (
 
 	"github.com/coffer-mft/coffer/internal/parcel/e2e"
 	"github.com/coffer-mft/coffer/internal/testenv"
+	"github.com/coffer-mft/coffer/internal/testenv/syncbuf"
 )
-
-// lockedBuffer collects the server's log lines, written from its goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
-}
 
 // buildCofferBin builds cmd/coffer into a temporary directory, in the background: the
 // returned function waits for it and returns the binary's path.
@@ -85,7 +68,7 @@ func TestParcelE2EWebSend(t *testing.T) {
 	}
 	coffer := buildCofferBin(t)
 	ctx := browser(t, 4*time.Minute)
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	dataDir := t.TempDir()
 	e := testenv.New(t, testenv.Options{DataDir: dataDir, Log: &logs, Verbose: true})
 	tech := e.User(t, "tech", 0)
