@@ -9,6 +9,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -310,10 +311,65 @@ func (d *DB) Q() Q {
 }
 
 // Tx runs fn in a transaction, committing when fn returns nil and rolling back otherwise.
+// The commit is on disk when Tx returns.
 func (d *DB) Tx(ctx context.Context, fn func(Q) error) error {
-	tx, err := d.write.BeginTx(ctx, nil)
+	missed, err := d.run(ctx, d.write, fn)
+	d.prepareMissed(ctx, missed)
+	return d.classify(err)
+}
+
+const (
+	qSyncLazy   = `PRAGMA synchronous = NORMAL`
+	qSyncFull   = `PRAGMA synchronous = FULL`
+	qAsyncLocal = `SET LOCAL synchronous_commit = off`
+)
+
+// TxLazy is Tx for writes whose loss in a power failure or an operating-system crash
+// does no harm, such as the tripwires' download counters: it does not wait for the
+// commit to reach the disk. The commit is visible to every reader when TxLazy returns
+// and survives the process crashing; the next durable commit (Tx) takes it to disk with
+// its own. (SQLite: synchronous=NORMAL for this transaction, on the one write
+// connection; PostgreSQL: synchronous_commit=off, which its WAL writer flushes within
+// a fraction of a second.) Never use it for anything acknowledged to a client or for
+// the audit log.
+func (d *DB) TxLazy(ctx context.Context, fn func(Q) error) error {
+	if d.dialect == Postgres {
+		return d.Tx(ctx, func(q Q) error {
+			if _, err := q.q.ExecContext(ctx, qAsyncLocal); err != nil {
+				return err
+			}
+			return fn(q)
+		})
+	}
+	conn, err := d.write.Conn(ctx)
 	if err != nil {
 		return d.classify(err)
+	}
+	if _, err := conn.ExecContext(ctx, qSyncLazy); err != nil {
+		conn.Close()
+		return d.classify(err)
+	}
+	missed, err := d.run(ctx, conn, fn)
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), qSyncFull); rerr != nil {
+		// Every later commit on a connection left at NORMAL would be lazy: drop it
+		// (database/sql closes a connection whose use returns ErrBadConn).
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		err = errors.Join(err, fmt.Errorf("cannot make the write connection durable again: %w", rerr))
+	}
+	conn.Close()
+	d.prepareMissed(ctx, missed)
+	return d.classify(err)
+}
+
+// run runs fn in a transaction begun on b (the write pool or a connection of it) and
+// commits it if fn returns nil. It returns the queries a SQLite transaction ran
+// unprepared, to prepare once the connection is free.
+func (d *DB) run(ctx context.Context, b interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, fn func(Q) error) ([]string, error) {
+	tx, err := b.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
 	var q querier = tx
 	var ptx *preparedTx
@@ -327,14 +383,19 @@ func (d *DB) Tx(ctx context.Context, fn func(Q) error) error {
 	} else {
 		err = tx.Commit()
 	}
-	if ptx != nil {
-		// Now that the transaction's connection is free again.
-		for _, query := range ptx.missed {
-			//coffer:allow-dynamic-sql each is the query argument of a call on the transaction, which this rule held to a constant there
-			d.writeStmts.prepare(context.WithoutCancel(ctx), query)
-		}
+	if ptx == nil {
+		return nil, err
 	}
-	return d.classify(err)
+	return ptx.missed, err
+}
+
+// prepareMissed prepares the queries a transaction ran unprepared, now that the
+// transaction's connection is free again.
+func (d *DB) prepareMissed(ctx context.Context, missed []string) {
+	for _, query := range missed {
+		//coffer:allow-dynamic-sql each is the query argument of a call on the transaction, which this rule held to a constant there
+		d.writeStmts.prepare(context.WithoutCancel(ctx), query)
+	}
 }
 
 // unprepared returns q's own querier, which does not prepare statements: for SQL text

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,14 +12,7 @@ import (
 // files are never prepared.
 func TestStatementsPrepared(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, filepath.Join(t.TempDir(), "coffer.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	d := openSQLite(t)
 	for query := range d.writeStmts.m {
 		if strings.Contains(query, "CREATE TABLE entries") {
 			t.Error("a migration file was prepared")

@@ -373,7 +373,20 @@ func (s *session) serveOther(r *request) {
 		h, err := s.lookup(r)
 		if err == nil {
 			delete(s.handles, string(r.handle))
+			if h.dl != nil {
+				// Nothing the client could act on can fail when a download closes: the
+				// answer goes out first, and the client's next request (served after
+				// this) crosses the commit of the download's audit record.
+				s.reply(r.id, nil)
+				s.flush()
+			}
 			err = s.closeHandle(h, nil)
+			if h.dl != nil {
+				if err != nil {
+					s.srv.log.Warn("sftp download close", "path", h.path, "user", s.p.Name, "err", err)
+				}
+				return
+			}
 		}
 		s.reply(r.id, err)
 	case fxpReaddir:

@@ -1,11 +1,13 @@
 package sftpd_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -113,4 +115,51 @@ func TestPublicKeyLoginAudited(t *testing.T) {
 		}
 	}
 	t.Fatalf("no audited SFTP key login with %s in %+v", fp, recs)
+}
+
+// A download is counted for the tripwires when it opens, and audited with its bytes when
+// it closes. The server answers the CLOSE before it commits the record, so the client's
+// next request is what waits for it: here a Stat.
+func TestDownloadAuditedAndCounted(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	e.User(t, "dana", 0)
+	c, _ := e.login(t, "dana")
+	ctx := context.Background()
+	data := make([]byte, 300<<10)
+	rand.Read(data)
+	if err := put(t, c, "/results.csv", data); err != nil {
+		t.Fatal(err)
+	}
+	p := e.principal(t, "dana")
+	hour := time.Now().Unix() / 3600
+	filesBefore, _, err := e.Core.DB.Q().DownloadSums(ctx, p.UserID, hour-1, hour+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.Open("/results.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := e.Core.DB.Q().DownloadSums(ctx, p.UserID, hour-1, hour+1)
+	if err != nil || n != filesBefore+1 {
+		t.Errorf("after the open, %d files counted (%v); want %d", n, err, filesBefore+1)
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("read %d bytes, %v", buf.Len(), err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stat("/"); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := e.Core.DB.Q().AuditQuery(ctx, db.AuditFilter{Actor: "dana", Action: audit.ActFileDownload}, 10)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("download records: %+v, %v; want one", recs, err)
+	}
+	if r := recs[0]; r.Result != audit.OK || r.Bytes != int64(len(data)) || r.Path != "/results.csv" || r.Protocol != audit.SFTP {
+		t.Errorf("the download is audited as %+v", r)
+	}
 }
