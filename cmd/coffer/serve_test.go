@@ -162,7 +162,7 @@ func TestServeAdminPasswordFromEnvAndBadInput(t *testing.T) {
 		{[]string{"serve", "--data", filepath.Join(dir, "coffer.kek"), "--http", "127.0.0.1:0"}, nil, exitFailure, "data directory"},
 		{[]string{"serve", "--data", t.TempDir(), "--tls-cert", "/nonexistent.pem", "--http", "127.0.0.1:0"}, nil, exitFailure, "--tls-key"},
 		{[]string{"serve", "--data", t.TempDir(), "--db", "postgres://x:secret@127.0.0.1:1/db?connect_timeout=2"}, nil, exitFailure, "cannot connect to PostgreSQL"},
-		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--sftp", "127.0.0.1:0", "--sftp-ciphers", "aes128-cbc"}, nil, exitFailure, "is not offered"},
+		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--sftp", "127.0.0.1:0", "--sftp-ciphers", "aes128-cbc"}, nil, exitFailure, "is not allowed"},
 		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--blobs", "/srv/blobs"}, nil, exitUsage, "--blobs"},
 		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--blobs", "s3://AKIA:secret@bucket"}, nil, exitUsage, "credentials do not belong in --blobs"},
 		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--blobs", "s3://bucket?endpoint=http://127.0.0.1:1"}, nil, exitUsage, "no S3 credentials found"},

@@ -90,7 +90,10 @@ func (c *Config) Serve(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowRoot, "allow-root", false, "serve even when running as root (not recommended: run as an unprivileged user)")
 	fs.StringVar(&c.SFTPAddr, "sftp", ":2022", "SFTP listen `address`, or off")
 	fs.StringVar(&c.SFTPHostKeys, "sftp-host-keys", "", "`directory` of the SSH host keys (default: DATA/ssh; created on first start; share it between nodes)")
-	fs.StringVar(&c.SFTP.Ciphers, "sftp-ciphers", "", "comma-separated `list` of SSH ciphers to offer, a subset of aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com (default: all three)")
+	fs.StringVar(&c.SFTP.Ciphers, "sftp-ciphers", "", "comma-separated `list` of SSH ciphers to offer (default: aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com);\n"+
+		"a list starting with + adds to the defaults: +aes128-ctr,aes256-ctr admits clients without AES-GCM (docs/sftp.md, \"Older clients\")")
+	fs.StringVar(&c.SFTP.MACs, "sftp-macs", "", "comma-separated `list` of SSH MACs to offer with non-AEAD ciphers (default: hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com);\n"+
+		"+hmac-sha2-256,hmac-sha2-512 adds the older ones")
 	fs.StringVar(&c.SFTP.KeyExchanges, "sftp-kex", "", "comma-separated `list` of SSH key exchanges to offer, a subset of the modern defaults (default: all)")
 	fs.DurationVar(&c.SFTP.HandshakeTimeout, "sftp-handshake-timeout", 20*time.Second, "time a client has to sign in")
 	fs.DurationVar(&c.SFTP.IdleTimeout, "sftp-idle-timeout", 15*time.Minute, "close an SFTP connection that sends nothing for this long")
@@ -205,12 +208,12 @@ func (c *Config) BlobDir() string { return filepath.Join(c.DataDir, "blobs") }
 
 // SFTPLimits are the SFTP server's algorithm choices and resource limits.
 type SFTPLimits struct {
-	Ciphers, KeyExchanges string // comma-separated; "" = the defaults
-	HandshakeTimeout      time.Duration
-	IdleTimeout           time.Duration
-	MaxSessions           int
-	MaxSessionsPerUser    int
-	MaxUnauthenticated    int
+	Ciphers, MACs, KeyExchanges string // comma-separated; "" = the defaults; "+a,b" adds to them
+	HandshakeTimeout            time.Duration
+	IdleTimeout                 time.Duration
+	MaxSessions                 int
+	MaxSessionsPerUser          int
+	MaxUnauthenticated          int
 }
 
 // List splits a comma-separated flag value, dropping empty items.

@@ -29,7 +29,7 @@ func (c *Core) ListenSFTP() (*SFTP, error) {
 	srv, err := sftpd.New(sftpd.Config{Files: c.Files, Auth: c.Auth, Defender: c.Defender, HostKeys: keys, Log: c.Log,
 		HandshakeTimeout: l.HandshakeTimeout, IdleTimeout: l.IdleTimeout, MaxSessions: l.MaxSessions,
 		MaxSessionsPerUser: l.MaxSessionsPerUser, MaxUnauthenticated: l.MaxUnauthenticated,
-		Ciphers: config.List(l.Ciphers), KeyExchanges: config.List(l.KeyExchanges)})
+		Ciphers: config.List(l.Ciphers), MACs: config.List(l.MACs), KeyExchanges: config.List(l.KeyExchanges)})
 	if err != nil {
 		return nil, err
 	}

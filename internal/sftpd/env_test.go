@@ -3,6 +3,7 @@ package sftpd_test
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/sftpd"
 	"github.com/coffer-mft/coffer/internal/testenv"
+	"github.com/coffer-mft/coffer/internal/testenv/syncbuf"
 )
 
 type env struct {
@@ -20,6 +22,7 @@ type env struct {
 	addr string
 	srv  *sftpd.Server
 	port string
+	keys []ssh.Signer // the host keys
 }
 
 func start(t testing.TB, cfg sftpd.Config) *env {
@@ -51,7 +54,7 @@ func start(t testing.TB, cfg sftpd.Config) *env {
 		}
 	})
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return &env{Env: e, addr: ln.Addr().String(), srv: srv, port: port}
+	return &env{Env: e, addr: ln.Addr().String(), srv: srv, port: port, keys: keys}
 }
 
 // principal is the user as the files layer sees them, for checks behind the protocol.
@@ -93,4 +96,29 @@ func (e *env) login(t *testing.T, user string) (*sftp.Client, net.Conn) {
 	}
 	t.Cleanup(func() { c.Close(); sc.Close() })
 	return c, nc
+}
+
+// fingerprint is the SHA256 fingerprint ("SHA256:...") of the server's host key of type
+// algo (ssh.KeyAlgoED25519 or ssh.KeyAlgoRSA).
+func (e *env) fingerprint(t *testing.T, algo string) string {
+	t.Helper()
+	for _, k := range e.keys {
+		if k.PublicKey().Type() == algo {
+			return ssh.FingerprintSHA256(k.PublicKey())
+		}
+	}
+	t.Fatalf("no %s host key", algo)
+	return ""
+}
+
+// waitLog waits until log holds want. The server logs a refused handshake after its
+// client saw the refusal, so a test polls, with a deadline.
+func waitLog(t *testing.T, log *syncbuf.Buffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server log does not say %q:\n%s", want, log)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -25,9 +25,8 @@ type openssh struct {
 func newOpenSSH(t *testing.T, e *env, user string) *openssh {
 	t.Helper()
 	for _, prog := range []string{"sftp", "scp", "ssh", "ssh-keygen"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Skipf("OpenSSH %s is not installed (apt-get install openssh-client): %v", prog, err)
-		}
+		_, err := exec.LookPath(prog)
+		needClient(t, err == nil, "OpenSSH "+prog+" (Debian package openssh-client)")
 	}
 	dir := t.TempDir()
 	key := filepath.Join(dir, "id_ed25519")

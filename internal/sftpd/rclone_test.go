@@ -18,9 +18,8 @@ import (
 // rclone's sftp backend, as partners' sync jobs use it: copy a tree up, list, copy it
 // back, delete, with a key, against the real server.
 func TestRclone(t *testing.T) {
-	if _, err := exec.LookPath("rclone"); err != nil {
-		t.Skip("rclone is not installed (.ci/run installs it)")
-	}
+	_, err := exec.LookPath("rclone")
+	needClient(t, err == nil, "rclone")
 	t.Parallel()
 	e := start(t, sftpd.Config{})
 	e.User(t, "sync", 0)

@@ -41,29 +41,50 @@ type Config struct {
 	MaxSessionsPerUser int           // authenticated connections per user; default 20
 	MaxSessions        int           // authenticated connections in all; default 500
 	MaxUnauthenticated int           // connections not yet authenticated; default 64
-	// Ciphers and KeyExchanges restrict the algorithms offered to a subset of the modern
-	// defaults (DefaultCiphers, DefaultKeyExchanges); nothing outside them can be enabled.
-	// Empty means all defaults.
+	// Ciphers, MACs and KeyExchanges choose the algorithms offered. Empty means the
+	// modern defaults (DefaultCiphers, DefaultMACs, DefaultKeyExchanges). A list names
+	// the algorithms to offer; a list whose first element starts with "+" adds its
+	// elements to the defaults (as in sshd_config). Besides the defaults, only
+	// OptionalCiphers and OptionalMACs may be named: AES-CTR and the SHA-2 HMACs, for
+	// clients without AES-GCM or ChaCha20-Poly1305. Nothing with CBC or SHA-1 can be.
 	Ciphers      []string
+	MACs         []string
 	KeyExchanges []string
 }
 
-// DefaultCiphers and DefaultKeyExchanges list what the server offers and the most it may.
+// DefaultCiphers, DefaultMACs and DefaultKeyExchanges list what the server offers
+// unless configured otherwise.
 func DefaultCiphers() []string      { return slices.Clone(ciphers) }
+func DefaultMACs() []string         { return slices.Clone(macs) }
 func DefaultKeyExchanges() []string { return slices.Clone(kexAlgos) }
 
-// subset returns want when every element is in allowed, else an error naming the first
-// that is not.
-func subset(kind string, want, allowed []string) ([]string, error) {
+// OptionalCiphers and OptionalMACs may be enabled for older clients (docs/sftp.md,
+// "Older clients"): libssh2 before 1.11 (curl, PHP's ssh2) and paramiko before 3.3 know
+// neither AES-GCM nor ChaCha20-Poly1305, nor the encrypt-then-MAC HMACs.
+func OptionalCiphers() []string { return slices.Clone(optCiphers) }
+func OptionalMACs() []string    { return slices.Clone(optMACs) }
+
+// choose resolves a configured list of algorithms of kind against the defaults and the
+// optional ones (see Config.Ciphers), or says which name is not allowed.
+func choose(kind string, want, defaults, optional []string) ([]string, error) {
 	if len(want) == 0 {
-		return allowed, nil
+		return defaults, nil
 	}
+	var out []string
+	if rest, add := strings.CutPrefix(want[0], "+"); add {
+		out = slices.Clone(defaults)
+		want = append([]string{rest}, want[1:]...)
+	}
+	allowed := append(slices.Clone(defaults), optional...)
 	for _, w := range want {
 		if !slices.Contains(allowed, w) {
-			return nil, fmt.Errorf("sftpd: %s %q is not offered; choose among %s", kind, w, strings.Join(allowed, ", "))
+			return nil, fmt.Errorf("sftpd: %s %q is not allowed; choose among %s", kind, w, strings.Join(allowed, ", "))
+		}
+		if !slices.Contains(out, w) {
+			out = append(out, w)
 		}
 	}
-	return want, nil
+	return out, nil
 }
 
 // Algorithms offered. Modern only: no CBC, no SHA-1, no NIST-curve key exchange. In SSH
@@ -73,6 +94,8 @@ var (
 	kexAlgos       = []string{ssh.KeyExchangeMLKEM768X25519, ssh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org"}
 	ciphers        = []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherChaCha20Poly1305}
 	macs           = []string{ssh.HMACSHA256ETM, ssh.HMACSHA512ETM}
+	optCiphers     = []string{ssh.CipherAES128CTR, ssh.CipherAES192CTR, ssh.CipherAES256CTR}
+	optMACs        = []string{ssh.HMACSHA256, ssh.HMACSHA512}
 	userKeyAlgos   = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoSKECDSA256, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
 	serverVersion  = "SSH-2.0-Coffer"
 	execRefusedMsg = "this server offers SFTP only; use sftp, or scp without -O\r\n"
@@ -123,10 +146,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxUnauthenticated = 64
 	}
 	var err error
-	if cfg.Ciphers, err = subset("cipher", cfg.Ciphers, ciphers); err != nil {
+	if cfg.Ciphers, err = choose("cipher", cfg.Ciphers, ciphers, optCiphers); err != nil {
 		return nil, err
 	}
-	if cfg.KeyExchanges, err = subset("key exchange", cfg.KeyExchanges, kexAlgos); err != nil {
+	if cfg.MACs, err = choose("MAC", cfg.MACs, macs, optMACs); err != nil {
+		return nil, err
+	}
+	if cfg.KeyExchanges, err = choose("key exchange", cfg.KeyExchanges, kexAlgos, nil); err != nil {
 		return nil, err
 	}
 	return &Server{
@@ -359,9 +385,41 @@ func (c *conn) rejected(user string, password bool, err error) {
 	}
 }
 
+// negotiationHint says what to do about a client that has no algorithm of a kind in
+// common with the server: enable optional ones it offers, or upgrade it.
+func (s *Server) negotiationHint(ne *ssh.AlgorithmNegotiationError) string {
+	var flag string
+	var opt []string
+	switch {
+	case strings.Contains(ne.What, "cipher"):
+		flag, opt = "--sftp-ciphers", optCiphers
+	case strings.Contains(ne.What, "MAC"):
+		flag, opt = "--sftp-macs", optMACs
+	}
+	var enable []string
+	for _, a := range ne.RequestedAlgorithms {
+		if slices.Contains(opt, a) && !slices.Contains(ne.SupportedAlgorithms, a) {
+			enable = append(enable, a)
+		}
+	}
+	if len(enable) == 0 {
+		return "the client offers only algorithms this server never allows (CBC, SHA-1, or unknown ones): the client must be upgraded or configured for modern algorithms (docs/sftp.md)"
+	}
+	if flag == "--sftp-macs" {
+		return "the client knows only the SHA-2 HMACs without encrypt-then-MAC (such as libssh2 before 1.11 in curl and PHP, or paramiko before 3.3): upgrade it, or admit such clients with --sftp-macs +" +
+			strings.Join(enable, ",") + " (docs/sftp.md, \"Older clients\")"
+	}
+	hint := "the client knows neither AES-GCM nor ChaCha20-Poly1305 (such as libssh2 before 1.11 in curl and PHP, or paramiko before 3.3): upgrade it, or admit such clients with --sftp-ciphers +" +
+		strings.Join(enable, ",")
+	if !slices.ContainsFunc(s.cfg.MACs, func(m string) bool { return slices.Contains(optMACs, m) }) {
+		hint += " (libssh2 before 1.11 also needs --sftp-macs +" + strings.Join(optMACs, ",") + ")"
+	}
+	return hint + " (docs/sftp.md, \"Older clients\")"
+}
+
 func (c *conn) sshConfig(ctx context.Context) *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
-		Config:                  ssh.Config{KeyExchanges: c.srv.cfg.KeyExchanges, Ciphers: c.srv.cfg.Ciphers, MACs: macs},
+		Config:                  ssh.Config{KeyExchanges: c.srv.cfg.KeyExchanges, Ciphers: c.srv.cfg.Ciphers, MACs: c.srv.cfg.MACs},
 		PublicKeyAuthAlgorithms: userKeyAlgos,
 		ServerVersion:           serverVersion,
 		PasswordCallback: func(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
@@ -424,6 +482,13 @@ func (c *conn) serve() {
 			if err := c.srv.cfg.Auth.Failed(context.WithoutCancel(ctx), user, c.client(), "publickey: no accepted key"); err != nil {
 				log.Error("cannot record failed sign-in", "user", user, "err", err)
 			}
+		}
+		if ne := (*ssh.AlgorithmNegotiationError)(nil); errors.As(err, &ne) {
+			// The administrator needs this to help a partner whose client cannot connect.
+			log.Warn("SFTP client refused: no "+ne.What+" in common; "+c.srv.negotiationHint(ne),
+				"ip", c.client().IP, "client_offers", strings.Join(ne.RequestedAlgorithms, ","),
+				"server_offers", strings.Join(ne.SupportedAlgorithms, ","))
+			return
 		}
 		log.Debug("ssh handshake ended", "err", err)
 		return
