@@ -345,11 +345,14 @@ func (d *DB) TxLazy(ctx context.Context, fn func(Q) error) error {
 	if err != nil {
 		return d.classify(err)
 	}
-	if _, err := conn.ExecContext(ctx, qSyncLazy); err != nil {
-		conn.Close()
-		return d.classify(err)
+	// Both pragmas run whatever ctx does: SQLite applies a pragma when it prepares it,
+	// and modernc reports a context that ended meanwhile as the statement's failure, so
+	// a canceled NORMAL could take effect unnoticed, and a canceled FULL not at all.
+	var missed []string
+	_, err = conn.ExecContext(context.WithoutCancel(ctx), qSyncLazy)
+	if err == nil {
+		missed, err = d.run(ctx, conn, fn)
 	}
-	missed, err := d.run(ctx, conn, fn)
 	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), qSyncFull); rerr != nil {
 		// Every later commit on a connection left at NORMAL would be lazy: drop it
 		// (database/sql closes a connection whose use returns ErrBadConn).

@@ -85,12 +85,33 @@ func TestTxLazySQLite(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// So does a TxLazy whose context ends inside it (a client that went away).
+	cctx, cancel := context.WithCancel(ctx)
+	err = d.TxLazy(cctx, func(q Q) error {
+		cancel()
+		_, err := q.CreateSharedFolder(cctx, "canceled", 0)
+		return err
+	})
+	if err == nil {
+		t.Error("TxLazy with a context canceled inside returned nil")
+	}
+	if err := d.Tx(ctx, func(q Q) error {
+		if m := sync(q); m != full {
+			t.Errorf("synchronous after a canceled TxLazy = %d, want FULL (2)", m)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // In PostgreSQL, TxLazy turns synchronous_commit off for its own transaction only.
 func TestTxLazyPostgres(t *testing.T) {
 	dsn := os.Getenv("COFFER_TEST_PG")
-	if dsn == "" {
+	switch {
+	case dsn == "" && os.Getenv("COFFER_TEST_REQUIRE_PG") != "":
+		t.Fatal("COFFER_TEST_PG is not set but COFFER_TEST_REQUIRE_PG is (see .ci/run)")
+	case dsn == "":
 		t.Skip("PostgreSQL not configured: set COFFER_TEST_PG")
 	}
 	ctx := context.Background()

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -14,7 +15,8 @@ import (
 // An administrator can narrow the ciphers to a subset of the modern ones, never widen them.
 func TestCipherChoice(t *testing.T) {
 	t.Parallel()
-	e := start(t, sftpd.Config{Ciphers: []string{ssh.CipherAES128GCM}})
+	var log syncbuf.Buffer
+	e := start(t, sftpd.Config{Ciphers: []string{ssh.CipherAES128GCM}, Log: slog.New(slog.NewTextHandler(&log, nil))})
 	e.User(t, "ann", 0)
 	dial := func(cipher string) error {
 		cfg := &ssh.ClientConfig{User: "ann", Auth: []ssh.AuthMethod{ssh.Password("password-of-ann")},
@@ -31,6 +33,8 @@ func TestCipherChoice(t *testing.T) {
 	if err := dial(ssh.CipherChaCha20Poly1305); err == nil {
 		t.Fatal("a cipher left out of the configuration was negotiated")
 	}
+	// The log blames the configuration, not the client.
+	waitLog(t, &log, "the client offers chacha20-poly1305@openssh.com, which this server's --sftp-ciphers leaves out")
 	for _, cfg := range []sftpd.Config{
 		{Ciphers: []string{"aes128-cbc"}}, {Ciphers: []string{"3des-cbc"}}, {Ciphers: []string{"+aes128-cbc"}},
 		{MACs: []string{"hmac-sha1"}}, {MACs: []string{"+hmac-sha1-96"}}, {MACs: []string{"hmac-md5"}},
@@ -58,14 +62,26 @@ func TestOlderClientsByChoice(t *testing.T) {
 		return err
 	}
 	var log syncbuf.Buffer
-	e := start(t, sftpd.Config{Log: slog.New(slog.NewTextHandler(&log, nil))})
+	e := start(t, sftpd.Config{Log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	e.User(t, "ann", 0)
-	if err := dial(e, ssh.CipherAES128CTR, ssh.HMACSHA256); err == nil {
-		t.Fatal("an AES-CTR client was admitted by default")
+	for range 2 {
+		if err := dial(e, ssh.CipherAES128CTR, ssh.HMACSHA256); err == nil {
+			t.Fatal("an AES-CTR client was admitted by default")
+		}
 	}
 	waitLog(t, &log, "no client to server cipher in common")
 	waitLog(t, &log, "--sftp-ciphers +aes128-ctr")
 	waitLog(t, &log, "also needs --sftp-macs +hmac-sha2-256,hmac-sha2-512")
+	// The second refusal of the same address within minutes is logged at DEBUG only.
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(log.String(), "SFTP client refused") < 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("two refusals were not logged:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := strings.Count(log.String(), "level=WARN msg=\"SFTP client refused"); n != 1 {
+		t.Errorf("%d refusals of one address at WARN, want 1:\n%s", n, log.String())
+	}
 
 	var log2 syncbuf.Buffer
 	e = start(t, sftpd.Config{Log: slog.New(slog.NewTextHandler(&log2, nil)), Ciphers: []string{"+aes128-ctr", "aes256-ctr"}})

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,6 +132,13 @@ get in/final.csv back.csv
 func TestCurlLibssh2(t *testing.T) {
 	out, err := exec.Command("curl", "-V").Output()
 	needClient(t, err == nil && strings.Contains(string(out), "sftp"), "curl with SFTP")
+	// Debian 12's curl uses libssh2 1.10, which has no AES-GCM; a newer libssh2 (1.11 has
+	// it) or libssh connects with the defaults, so that part is checked only with 1.10.
+	older := false
+	if m := regexp.MustCompile(`libssh2/1\.(\d+)\.`).FindStringSubmatch(string(out)); m != nil {
+		minor, _ := strconv.Atoi(m[1])
+		older = minor < 11
+	}
 	t.Parallel()
 	dir := t.TempDir()
 	data := randomFile(t, filepath.Join(dir, "report.csv"), 1<<20+17)
@@ -150,10 +159,14 @@ func TestCurlLibssh2(t *testing.T) {
 	e := start(t, sftpd.Config{Log: slog.New(slog.NewTextHandler(&log, nil))})
 	e.User(t, "carl", 0)
 	url := "sftp://127.0.0.1:" + e.port
-	if out, err := curl(e, "-T", filepath.Join(dir, "report.csv"), url+"/report.csv"); err == nil {
-		t.Fatalf("curl (libssh2 1.10) connected with the default algorithms:\n%s", out)
+	if older {
+		if out, err := curl(e, "-T", filepath.Join(dir, "report.csv"), url+"/report.csv"); err == nil {
+			t.Fatalf("curl (libssh2 before 1.11) connected with the default algorithms:\n%s", out)
+		}
+		waitLog(t, &log, "--sftp-ciphers +aes128-ctr")
+	} else {
+		t.Logf("curl's SSH library is not libssh2 before 1.11; not checking that the defaults refuse it")
 	}
-	waitLog(t, &log, "--sftp-ciphers +aes128-ctr")
 
 	e = start(t, sftpd.Config{Ciphers: []string{"+aes128-ctr", "aes256-ctr"}, MACs: []string{"+hmac-sha2-256", "hmac-sha2-512"}})
 	e.User(t, "carl", 0)
@@ -176,7 +189,7 @@ func TestCurlLibssh2(t *testing.T) {
 	if out, err := curl(e, "-Q", "rm /out/final.csv", url+"/out/"); err != nil || strings.Contains(out, "final.csv") {
 		t.Errorf("curl rm: %v\n%s", err, out)
 	}
-	if out, err := curl(e, url+"/../../etc/passwd"); err == nil {
+	if out, err := curl(e, "--path-as-is", url+"/../../etc/passwd"); err == nil {
 		t.Errorf("curl read outside the user's tree:\n%s", out)
 	}
 }

@@ -59,8 +59,9 @@ func DefaultMACs() []string         { return slices.Clone(macs) }
 func DefaultKeyExchanges() []string { return slices.Clone(kexAlgos) }
 
 // OptionalCiphers and OptionalMACs may be enabled for older clients (docs/sftp.md,
-// "Older clients"): libssh2 before 1.11 (curl, PHP's ssh2) and paramiko before 3.3 know
-// neither AES-GCM nor ChaCha20-Poly1305, nor the encrypt-then-MAC HMACs.
+// "Older clients"): libssh2 before 1.11 (curl, PHP's ssh2) knows neither AES-GCM nor
+// ChaCha20-Poly1305, nor the encrypt-then-MAC HMACs; paramiko before 3.5 has no AES-GCM
+// or ChaCha20-Poly1305 either (but the -etm HMACs).
 func OptionalCiphers() []string { return slices.Clone(optCiphers) }
 func OptionalMACs() []string    { return slices.Clone(optMACs) }
 
@@ -73,7 +74,10 @@ func choose(kind string, want, defaults, optional []string) ([]string, error) {
 	var out []string
 	if rest, add := strings.CutPrefix(want[0], "+"); add {
 		out = slices.Clone(defaults)
-		want = append([]string{rest}, want[1:]...)
+		want = want[1:]
+		if rest != "" {
+			want = append([]string{rest}, want...)
+		}
 	}
 	allowed := append(slices.Clone(defaults), optional...)
 	for _, w := range want {
@@ -116,6 +120,7 @@ type Server struct {
 	sessions  int
 	closing   bool
 	idle      chan struct{} // closed when conns becomes empty during shutdown
+	refusals  refusalLog    // clients refused for their algorithms, lately
 	wg        sync.WaitGroup
 }
 
@@ -386,35 +391,87 @@ func (c *conn) rejected(user string, password bool, err error) {
 }
 
 // negotiationHint says what to do about a client that has no algorithm of a kind in
-// common with the server: enable optional ones it offers, or upgrade it.
+// common with the server: put back a default the configuration left out, enable older
+// algorithms the client offers, or upgrade the client.
 func (s *Server) negotiationHint(ne *ssh.AlgorithmNegotiationError) string {
 	var flag string
-	var opt []string
+	var defaults, opt []string
 	switch {
 	case strings.Contains(ne.What, "cipher"):
-		flag, opt = "--sftp-ciphers", optCiphers
+		flag, defaults, opt = "--sftp-ciphers", ciphers, optCiphers
 	case strings.Contains(ne.What, "MAC"):
-		flag, opt = "--sftp-macs", optMACs
+		flag, defaults, opt = "--sftp-macs", macs, optMACs
+	case strings.Contains(ne.What, "key exchange"):
+		flag, defaults = "--sftp-kex", kexAlgos
 	}
-	var enable []string
-	for _, a := range ne.RequestedAlgorithms {
-		if slices.Contains(opt, a) && !slices.Contains(ne.SupportedAlgorithms, a) {
-			enable = append(enable, a)
+	offered := func(among []string) (names []string) {
+		for _, a := range ne.RequestedAlgorithms {
+			if slices.Contains(among, a) && !slices.Contains(ne.SupportedAlgorithms, a) {
+				names = append(names, a)
+			}
 		}
+		return names
 	}
-	if len(enable) == 0 {
-		return "the client offers only algorithms this server never allows (CBC, SHA-1, or unknown ones): the client must be upgraded or configured for modern algorithms (docs/sftp.md)"
+	if left := offered(defaults); len(left) > 0 {
+		return "the client offers " + strings.Join(left, ",") + ", which this server's " + flag + " leaves out"
 	}
-	if flag == "--sftp-macs" {
-		return "the client knows only the SHA-2 HMACs without encrypt-then-MAC (such as libssh2 before 1.11 in curl and PHP, or paramiko before 3.3): upgrade it, or admit such clients with --sftp-macs +" +
+	enable := offered(opt)
+	switch {
+	case len(enable) == 0:
+		return "the client offers only algorithms this server never allows (CBC, SHA-1, MD5, or ones it does not know): the client must be upgraded or configured for modern algorithms (docs/sftp.md, \"Algorithms offered\")"
+	case flag == "--sftp-macs":
+		return "the client knows only the SHA-2 HMACs without encrypt-then-MAC (such as libssh2 before 1.11, in curl and PHP): upgrade it, or admit such clients with --sftp-macs +" +
 			strings.Join(enable, ",") + " (docs/sftp.md, \"Older clients\")"
 	}
-	hint := "the client knows neither AES-GCM nor ChaCha20-Poly1305 (such as libssh2 before 1.11 in curl and PHP, or paramiko before 3.3): upgrade it, or admit such clients with --sftp-ciphers +" +
+	hint := "the client knows neither AES-GCM nor ChaCha20-Poly1305 (such as libssh2 before 1.11, in curl and PHP, or paramiko before 3.5): upgrade it, or admit such clients with --sftp-ciphers +" +
 		strings.Join(enable, ",")
 	if !slices.ContainsFunc(s.cfg.MACs, func(m string) bool { return slices.Contains(optMACs, m) }) {
 		hint += " (libssh2 before 1.11 also needs --sftp-macs +" + strings.Join(optMACs, ",") + ")"
 	}
 	return hint + " (docs/sftp.md, \"Older clients\")"
+}
+
+// refusalLog limits the warnings about clients refused for their algorithms to one per
+// address in refusalQuiet: an old client retrying from cron, or a scanner, would
+// otherwise fill the log before anyone signs in. The rest go to DEBUG. Its memory is
+// bounded: when it holds refusalMax addresses it starts over.
+type refusalLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+const (
+	refusalQuiet = 10 * time.Minute
+	refusalMax   = 4096
+	offersMax    = 512 // bytes of the client's list of algorithms in a log line
+)
+
+// warn reports whether a refusal of ip is to be logged at WARN now.
+func (r *refusalLog) warn(ip string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.last[ip]; ok && now.Sub(t) < refusalQuiet {
+		return false
+	}
+	if r.last == nil || len(r.last) >= refusalMax {
+		r.last = map[string]time.Time{}
+	}
+	r.last[ip] = now
+	return true
+}
+
+// logRefusal logs why a client could not agree on algorithms with the server.
+func (c *conn) logRefusal(log *slog.Logger, ne *ssh.AlgorithmNegotiationError) {
+	level := slog.LevelDebug
+	if c.srv.refusals.warn(c.client().IP, time.Now()) {
+		level = slog.LevelWarn
+	}
+	offers := strings.Join(ne.RequestedAlgorithms, ",")
+	if len(offers) > offersMax {
+		offers = offers[:offersMax] + "..."
+	}
+	log.Log(context.Background(), level, "SFTP client refused: no "+ne.What+" in common; "+c.srv.negotiationHint(ne),
+		"client_offers", offers, "server_offers", strings.Join(ne.SupportedAlgorithms, ","))
 }
 
 func (c *conn) sshConfig(ctx context.Context) *ssh.ServerConfig {
@@ -485,9 +542,7 @@ func (c *conn) serve() {
 		}
 		if ne := (*ssh.AlgorithmNegotiationError)(nil); errors.As(err, &ne) {
 			// The administrator needs this to help a partner whose client cannot connect.
-			log.Warn("SFTP client refused: no "+ne.What+" in common; "+c.srv.negotiationHint(ne),
-				"ip", c.client().IP, "client_offers", strings.Join(ne.RequestedAlgorithms, ","),
-				"server_offers", strings.Join(ne.SupportedAlgorithms, ","))
+			c.logRefusal(log, ne)
 			return
 		}
 		log.Debug("ssh handshake ended", "err", err)
