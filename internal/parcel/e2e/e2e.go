@@ -70,8 +70,10 @@ func ParseFragment(f string) (Secret, error) {
 		return s, fmt.Errorf("the link's key (after #) must start with %q: was the link cut short?", fragmentTag)
 	}
 	// The decoder skips CR and LF, so a key with a line break in it would decode; the
-	// length check refuses it, as the browser's decoder does.
-	b, err := b64.DecodeString(v)
+	// length check refuses it, as the browser's decoder does. Strict: the last character
+	// carries bits beyond the key's 256, which must be zero, so that one key has one
+	// spelling (the browser checks the same).
+	b, err := b64.Strict().DecodeString(v)
 	if err != nil || len(b) != SecretSize || len(v) != b64.EncodedLen(SecretSize) {
 		return s, errors.New("the link's key (after #) is malformed: was the link cut short?")
 	}

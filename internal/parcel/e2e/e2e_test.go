@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/coffer-mft/coffer/internal/parcel/e2e"
@@ -130,7 +131,10 @@ func TestPassphraseAndManifest(t *testing.T) {
 		t.Fatalf("ParseFragment: %v", err)
 	}
 	fr := s.Fragment()
-	for _, bad := range []string{"", "#", "e1.", "e2." + fr[3:], fr[:20], fr[:20] + "\r" + fr[21:], fr[:20] + "\n" + fr[20:]} {
+	// The same key spelled with nonzero bits past its 256 in the last character.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	other := fr[:len(fr)-1] + string(alphabet[strings.IndexByte(alphabet, fr[len(fr)-1])|1])
+	for _, bad := range []string{"", "#", "e1.", "e2." + fr[3:], fr[:20], fr[:20] + "\r" + fr[21:], fr[:20] + "\n" + fr[20:], other} {
 		if _, err := e2e.ParseFragment(bad); err == nil {
 			t.Errorf("ParseFragment(%q) accepted", bad)
 		}

@@ -136,7 +136,8 @@
     if (!f.startsWith("e1.")) throw new E2EError("link", 'the link\'s key (after #) must start with "e1.": was the link cut short?');
     let s;
     try { s = b64decode(f.slice(3)); } catch (e) { s = null; }
-    if (!s || s.length !== 32) throw new E2EError("link", "the link's key (after #) is malformed: was the link cut short?");
+    // One key, one spelling: bits past the key's 256 in the last character must be zero.
+    if (!s || s.length !== 32 || b64encode(s) !== f.slice(3)) throw new E2EError("link", "the link's key (after #) is malformed: was the link cut short?");
     return s;
   }
   const fragment = (secret) => "e1." + b64encode(secret);
