@@ -12,7 +12,7 @@ const (
 	qAddGarbage      = `INSERT INTO garbage_blobs (blob_id, created) VALUES ($1, $2) ON CONFLICT DO NOTHING`
 	qRemoveGarbage   = `DELETE FROM garbage_blobs WHERE blob_id = $1`
 	qListGarbage     = `SELECT blob_id FROM garbage_blobs ORDER BY created LIMIT $1`
-	qBlobReferenced  = `SELECT (SELECT COUNT(*) FROM entries WHERE blob_id = $1) + (SELECT COUNT(*) FROM uploads WHERE blob_id = $1)`
+	qBlobReferenced  = `SELECT (SELECT COUNT(*) FROM entries WHERE blob_id = $1) + (SELECT COUNT(*) FROM uploads WHERE blob_id = $1) + (SELECT COUNT(*) FROM upload_segments WHERE blob_id = $1)`
 	qAllEntryBlobIDs = `SELECT blob_id FROM entries WHERE blob_id IS NOT NULL AND blob_id > $1 ORDER BY blob_id LIMIT $2`
 )
 

@@ -100,7 +100,7 @@ ON CONFLICT (recipient_id, file_id) DO UPDATE SET count = parcel_downloads.count
 	qRecipientDownloads = `SELECT recipient_id, file_id, count, first_at, last_at FROM parcel_downloads WHERE recipient_id = $1`
 
 	// The contents of a folder that a use case owns (a parcel's): all its files at once.
-	qFolderBlobIDs       = `SELECT blob_id FROM entries WHERE folder_id = $1 AND blob_id IS NOT NULL UNION ALL SELECT blob_id FROM uploads WHERE folder_id = $1`
+	qFolderBlobIDs       = `SELECT blob_id FROM entries WHERE folder_id = $1 AND blob_id IS NOT NULL UNION ALL SELECT blob_id FROM uploads WHERE folder_id = $1 UNION ALL SELECT s.blob_id FROM upload_segments s JOIN uploads u ON u.id = s.upload_id WHERE u.folder_id = $1`
 	qDeleteFolderItems   = `DELETE FROM entries WHERE folder_id = $1`
 	qDeleteFolderUploads = `DELETE FROM uploads WHERE folder_id = $1`
 	qResetFolderUsage    = `UPDATE folders SET used_bytes = 0 WHERE id = $1`

@@ -39,7 +39,45 @@ const (
 	qLeaseUpload    = `UPDATE uploads SET lease_until = $2 WHERE id = $1 AND lease_until < $3`
 	qRenewUpload    = `UPDATE uploads SET lease_until = $2 WHERE id = $1`
 	qUpdateUpload   = `UPDATE uploads SET blob_id = $2, size = $3, hash_state = $4, tail = $5, lease_until = 0, expires = $6 WHERE id = $1`
+
+	qUploadSegments   = `SELECT seq, blob_id, size FROM upload_segments WHERE upload_id = $1 ORDER BY seq`
+	qAddUploadSegment = `INSERT INTO upload_segments (upload_id, seq, blob_id, size) VALUES ($1, $2, $3, $4)`
+	qDelUploadSegs    = `DELETE FROM upload_segments WHERE upload_id = $1`
 )
+
+// UploadSegment is a later piece of a partial upload's stored payload: the chunks one
+// transfer sealed after those of uploads.blob_id and of the segments before it.
+type UploadSegment struct {
+	Seq    int64 // 1, 2, ... in the order of the bytes
+	BlobID string
+	Size   int64 // bytes stored in the blob
+}
+
+// UploadSegments returns the segments of partial upload id, in order; none for an upload
+// whose payload is all in its own blob.
+func (q Q) UploadSegments(ctx context.Context, id string) ([]UploadSegment, error) {
+	rows, err := q.q.QueryContext(ctx, qUploadSegments, id)
+	if err != nil {
+		return nil, q.d.classify(err)
+	}
+	defer rows.Close()
+	var out []UploadSegment
+	for rows.Next() {
+		var g UploadSegment
+		if err := rows.Scan(&g.Seq, &g.BlobID, &g.Size); err != nil {
+			return nil, q.d.classify(err)
+		}
+		out = append(out, g)
+	}
+	return out, q.d.classify(rows.Err())
+}
+
+// AddUploadSegment records segment g after the others of partial upload id. Errors:
+// Exist when a segment of that number is recorded already (another transfer's).
+func (q Q) AddUploadSegment(ctx context.Context, id string, g UploadSegment) error {
+	_, err := q.q.ExecContext(ctx, qAddUploadSegment, id, g.Seq, g.BlobID, g.Size)
+	return q.d.classify(err)
+}
 
 func scanUpload(s scanner) (Upload, error) {
 	var u Upload
@@ -92,7 +130,8 @@ func (q Q) UploadsExpired(ctx context.Context, t time.Time, limit int) ([]Upload
 	return out, q.d.classify(rows.Err())
 }
 
-// DeleteUpload forgets a partial upload (its blob is the caller's to dispose of).
+// DeleteUpload forgets a partial upload and its segments (their blobs are the caller's to
+// dispose of).
 // Errors: NotFound when it is gone already.
 func (q Q) DeleteUpload(ctx context.Context, id string) error {
 	return q.execOne(ctx, qDeleteUpload, id)
@@ -121,4 +160,11 @@ func (q Q) RenewUpload(ctx context.Context, id string, until time.Time) error {
 // state, tail, expiry) and releases its lease. Errors: NotFound.
 func (q Q) UpdateUpload(ctx context.Context, u Upload) error {
 	return q.execOne(ctx, qUpdateUpload, u.ID, u.BlobID, u.Size, u.HashState, u.Tail, micro(u.Expires))
+}
+
+// DeleteUploadSegments forgets the segments of partial upload id (their blobs are the
+// caller's to dispose of): its blob holds all it stored now.
+func (q Q) DeleteUploadSegments(ctx context.Context, id string) error {
+	_, err := q.q.ExecContext(ctx, qDelUploadSegs, id)
+	return q.d.classify(err)
 }

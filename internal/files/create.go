@@ -184,6 +184,16 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		return Entry{}, errs.E(errs.Integrity, fmt.Sprintf("the content's SHA-256 is %s, not the %s the client announced: the upload was corrupted; send it again",
 			hex.EncodeToString(sum), hex.EncodeToString(opt.SHA256)))
 	}
+	if resumed != nil && !st.whole {
+		// Under the lease: copying a large file may take longer than one lease.
+		stop := s.holdLease(ctx, resumed.ID)
+		id, err = s.concat(ctx, *resumed, st, id)
+		stop()
+		if err != nil {
+			release()
+			return Entry{}, err
+		}
+	}
 
 	now := s.now()
 	mod := opt.Modified
@@ -203,6 +213,11 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	err = s.db.Tx(ctx, func(q db.Q) error {
 		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
 			return err
+		}
+		if resumed != nil {
+			if err := unchanged(ctx, q, *resumed); err != nil {
+				return err
+			}
 		}
 		// The caller's partial upload here (the one this completes, or one this upload
 		// supersedes) goes first, so that its bytes are not charged twice.
@@ -331,6 +346,8 @@ type staged struct {
 	h       hash.Hash
 	n       int64
 	payload []byte
+	segs    []db.UploadSegment // a resumed upload's segments as of the resume (see resumeFrom)
+	whole   bool               // a resumed upload's blob starts with all it had stored
 }
 
 // interrupted reports whether an upload failed because its body was cut off, as opposed
@@ -340,7 +357,8 @@ func interrupted(err error) bool {
 }
 
 // store encrypts r into blob id, hashing the plaintext on the way, and makes it durable.
-// With resume, the blob starts with that partial upload's stored data and r is the rest.
+// With resume, r is the rest of that partial upload (see resumeFrom for what the blob
+// then holds).
 // With small, the payload stays in memory as long as it fits a MaxInline file, and a
 // whole payload that fits is returned in st.payload instead of being stored.
 // On error, st is not nil if the blob writer is open (the caller aborts it or keeps what
@@ -357,7 +375,7 @@ func (s *Service) store(ctx context.Context, id blob.ID, r io.Reader, want int64
 	st = &staged{w: w, h: sha256.New()}
 	if resume != nil {
 		st.header, st.n = resume.CryptHeader, resume.Size
-		st.enc, err = s.resumeFrom(ctx, *resume, w, st.h)
+		st.enc, st.segs, st.whole, err = s.resumeFrom(ctx, *resume, w, st.h, !piece)
 	} else {
 		st.header, st.enc, err = s.keys.Encrypt(w, st.h)
 	}

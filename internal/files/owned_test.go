@@ -73,3 +73,69 @@ func TestOwnedFolder(t *testing.T) {
 		t.Fatalf("%d blobs left after EmptyOwned", f.mem.Len())
 	}
 }
+
+// A parcel's resumable upload in pieces (the parcel tus endpoints) keeps them as segments
+// too: completing publishes the whole file and leaves no piece behind, discarding one
+// removes every segment, and emptying the folder takes an unfinished one's segments.
+func TestOwnedUploadInPieces(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		folder, err := f.db.Q().InsertParcelFolder(f.ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := randomBytes(6*chunk + 99)
+		sum := sha256.Sum256(data)
+		piece := int64(chunk + 1000)
+		send := func(name string, upto int64) (files.Partial, *files.Entry) {
+			t.Helper()
+			part, err := f.svc.StartOwned(f.ctx, folder, name, files.StartOptions{Length: int64(len(data)), SHA256: sum[:]}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e *files.Entry
+			for off := int64(0); off < upto; off += piece {
+				end := min(off+piece, int64(len(data)))
+				p, got, err := f.svc.AppendOwned(f.ctx, folder, part.ID, off, bytes.NewReader(data[off:end]), func(db.Q, files.Entry) error { return nil })
+				if err != nil {
+					t.Fatalf("%s: piece at %d: %v", name, off, err)
+				}
+				part, e = p, got
+			}
+			return part, e
+		}
+		if _, e := send("whole.bin", int64(len(data))); e == nil || e.Size != int64(len(data)) {
+			t.Fatalf("the last piece published %+v", e)
+		}
+		r, err := f.svc.OpenOwned(f.ctx, folder, "whole.bin", func(int64, error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(io.NewSectionReader(r, 0, r.Size()))
+		r.Close()
+		if !bytes.Equal(got, data) {
+			t.Fatal("the owned file assembled from pieces differs")
+		}
+		if f.mem.Len() != 1 {
+			t.Fatalf("%d blobs after completion, want the file's one", f.mem.Len())
+		}
+		part, _ := send("discarded.bin", 4*piece)
+		if gs, err := f.db.Q().UploadSegments(f.ctx, part.ID); err != nil || len(gs) < 2 {
+			t.Fatalf("segments %+v, %v; want several", gs, err)
+		}
+		if err := f.svc.DiscardOwned(f.ctx, folder, part.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if f.mem.Len() != 1 {
+			t.Fatalf("%d blobs after a discard, want 1", f.mem.Len())
+		}
+		send("unfinished.bin", 4*piece)
+		if err := f.svc.EmptyOwned(f.ctx, folder, func(db.Q) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if fo, err := f.db.Q().FolderByID(f.ctx, folder); err != nil || fo.UsedBytes != 0 {
+			t.Fatalf("folder after EmptyOwned: %+v, %v", fo, err)
+		}
+		f.clean(0)
+	})
+}

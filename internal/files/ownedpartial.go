@@ -200,16 +200,26 @@ func (s *Service) appendOwned(ctx context.Context, u db.Upload, offset int64, r 
 		return Entry{}, errs.E(errs.Integrity, fmt.Sprintf("the content's SHA-256 is %s, not the %s announced: the upload was corrupted; send it again",
 			hex.EncodeToString(sum), hex.EncodeToString(u.WantSHA256)))
 	}
+	if !st.whole {
+		stop := s.holdLease(ctx, u.ID) // copying a large file may outlast one lease
+		id, err = s.concat(ctx, u, st, id)
+		stop()
+		if err != nil {
+			release()
+			return Entry{}, err
+		}
+	}
 	var out Entry
+	var garbage []string
 	ctx = context.WithoutCancel(ctx) // stored: a client that leaves must not undo a commit
 	err = s.db.Tx(ctx, func(q db.Q) error {
 		if err := lockFolders(ctx, q, u.FolderID); err != nil {
 			return err
 		}
-		if err := s.dropOwned(ctx, q, u); err != nil {
+		var err error
+		if garbage, err = s.dropOwned(ctx, q, u); err != nil {
 			return err
 		}
-		var err error
 		out, err = s.publishOwned(ctx, q, u.FolderID, u.Path, st, id, sum, publish)
 		return err
 	})
@@ -218,32 +228,23 @@ func (s *Service) appendOwned(ctx context.Context, u db.Upload, offset int64, r 
 		release()
 		return Entry{}, err
 	}
-	s.collect(ctx, []string{u.BlobID})
+	s.collect(ctx, garbage)
 	return out, nil
 }
 
 // dropOwned deletes partial upload u in a transaction that holds its folder's lock: its
-// bytes are credited to the folder and its blob becomes garbage (collect it after the
-// commit). Errors: NotFound (it is gone), Conflict (another transfer continued it since u
-// was read).
-func (s *Service) dropOwned(ctx context.Context, q db.Q, u db.Upload) error {
-	cur, err := q.UploadByID(ctx, u.ID)
-	if errs.Is(errs.NotFound, err) {
-		return errs.E(errs.NotFound, "the upload was discarded or expired meanwhile: start it again")
+// bytes are credited to the folder and its blobs become garbage, returned to collect
+// after the commit. Errors: NotFound (it is gone), Conflict (another transfer continued
+// it since u was read).
+func (s *Service) dropOwned(ctx context.Context, q db.Q, u db.Upload) ([]string, error) {
+	if err := unchanged(ctx, q, u); err != nil {
+		return nil, err
 	}
+	ids, err := s.dropUpload(ctx, q, u)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if cur.BlobID != u.BlobID {
-		return errs.E(errs.Conflict, fmt.Sprintf("the upload was continued on another connection meanwhile; it now holds %d bytes", cur.Size))
-	}
-	if err := q.DeleteUpload(ctx, u.ID); err != nil {
-		return err
-	}
-	if err := q.AddGarbage(ctx, u.BlobID); err != nil {
-		return err
-	}
-	return s.charge(ctx, q, u.FolderID, -u.Size)
+	return ids, s.charge(ctx, q, u.FolderID, -u.Size)
 }
 
 // DiscardOwned deletes partial upload id of owned folder folderID, with inTx (the owner's
@@ -255,6 +256,7 @@ func (s *Service) DiscardOwned(ctx context.Context, folderID int64, id string, i
 	if err != nil {
 		return errs.E(op, err)
 	}
+	var garbage []string
 	err = s.db.Tx(ctx, func(q db.Q) error {
 		if err := lockFolders(ctx, q, folderID); err != nil {
 			return err
@@ -270,7 +272,7 @@ func (s *Service) DiscardOwned(ctx context.Context, folderID int64, id string, i
 			return err
 		}
 		u = cur
-		if err := s.dropOwned(ctx, q, u); err != nil {
+		if garbage, err = s.dropOwned(ctx, q, u); err != nil {
 			return err
 		}
 		if inTx != nil {
@@ -281,6 +283,6 @@ func (s *Service) DiscardOwned(ctx context.Context, folderID int64, id string, i
 	if err != nil {
 		return errs.E(op, err)
 	}
-	s.collect(ctx, []string{u.BlobID})
+	s.collect(ctx, garbage)
 	return nil
 }

@@ -334,32 +334,113 @@ func (s *Service) holdLease(ctx context.Context, id string) (stop func()) {
 	return func() { close(done); <-stopped }
 }
 
-// resumeFrom starts the payload of a continued upload in w: the stored payload of u, then a
-// writer for the rest, with h restored to the digest state after u's bytes.
-func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h hash.Hash) (*crypt.Writer, error) {
+// resumeFrom returns a writer that continues the payload of partial upload u into w,
+// with h restored to the digest state after u's bytes, and u's segments. What w holds
+// then depends on the transfer:
+//   - whole (w starts with everything u stored, copied, as the new blob of u or of the
+//     file): when the transfer is meant to complete the file (wantWhole: an SFTP or HTTP
+//     resume sends the rest), or when u has stored no chunk yet (a tus upload's first
+//     piece, often its only one), so that a file completed now is published as is;
+//   - otherwise only the chunks sealed from now on: the next segment of u, or, when this
+//     piece completes the file, its last part for concat. Nothing stored is copied until
+//     then, so that an upload sent in many pieces costs its size, not its size times the
+//     number of pieces.
+func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h hash.Hash, wantWhole bool) (enc *crypt.Writer, segs []db.UploadSegment, whole bool, err error) {
 	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(u.HashState); err != nil {
-		return nil, errs.E(errs.Integrity, fmt.Errorf("the partial upload's digest state is damaged: %w", err))
+		return nil, nil, false, errs.E(errs.Integrity, fmt.Errorf("the partial upload's digest state is damaged: %w", err))
+	}
+	if segs, err = s.db.Q().UploadSegments(ctx, u.ID); err != nil {
+		return nil, nil, false, err
 	}
 	obj, err := s.blobs.Open(ctx, blob.ID(u.BlobID))
 	if err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
 	defer obj.Close()
 	sealed := u.Size - crypt.TailSize(u.Tail)
-	want := crypt.SealedPayloadSize(sealed)
-	if sealed < 0 || obj.Size() != want {
-		return nil, errs.E(errs.Integrity, fmt.Sprintf("the partial upload's stored data is %d bytes, not %d", obj.Size(), want))
+	stored := obj.Size()
+	for _, g := range segs {
+		stored += g.Size
+	}
+	if want := crypt.SealedPayloadSize(sealed); sealed < 0 || stored != want {
+		return nil, nil, false, errs.E(errs.Integrity, fmt.Sprintf("the partial upload's stored data is %d bytes, not %d", stored, want))
 	}
 	nonce := make([]byte, crypt.NonceSize)
 	if _, err := obj.ReadAt(nonce, 0); err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
-	buf := s.copyBuffer()
-	defer s.bufs.Put(buf)
-	if _, err := io.CopyBuffer(w, io.NewSectionReader(obj, 0, want), *buf); err != nil {
-		return nil, err
+	if whole = wantWhole || sealed == 0; whole {
+		buf := s.copyBuffer()
+		defer s.bufs.Put(buf)
+		for _, g := range append([]db.UploadSegment{{BlobID: u.BlobID, Size: -1}}, segs...) {
+			if _, err := s.copyBlob(ctx, w, g, *buf); err != nil {
+				return nil, nil, false, err
+			}
+		}
 	}
-	return s.keys.Continue(u.CryptHeader, nonce, sealed, u.Tail, w, h)
+	enc, err = s.keys.Continue(u.CryptHeader, nonce, sealed, u.Tail, w, h)
+	return enc, segs, whole, err
+}
+
+// concat makes the blob of a completed upload that resumed partial upload u: u's blob,
+// its segments as of the resume (st.segs), then piece, the chunks of the last transfer,
+// which is deleted. It returns the new blob's id, recorded as pending. On error nothing
+// new is left and u is as it was.
+func (s *Service) concat(ctx context.Context, u db.Upload, st *staged, piece blob.ID) (blob.ID, error) {
+	ctx = context.WithoutCancel(ctx) // the whole body is here: finish it
+	defer s.discard(ctx, piece, true)
+	parts := append([]db.UploadSegment{{BlobID: u.BlobID, Size: -1}}, st.segs...)
+	parts = append(parts, db.UploadSegment{BlobID: string(piece), Size: -1})
+	id := blob.NewID()
+	if err := s.db.Q().AddPending(ctx, string(id)); err != nil {
+		return "", err
+	}
+	w, err := s.blobs.Create(ctx, id)
+	if err != nil {
+		s.discard(ctx, id, false)
+		return "", err
+	}
+	bp := s.copyBuffer()
+	defer s.bufs.Put(bp)
+	var n int64
+	for _, g := range parts {
+		m, err := s.copyBlob(ctx, w, g, *bp)
+		n += m
+		if err != nil {
+			w.Abort()
+			s.discard(ctx, id, false)
+			if uerr := unchanged(ctx, s.db.Q(), u); uerr != nil {
+				return "", uerr // a piece went with the upload, discarded or taken over meanwhile
+			}
+			return "", err
+		}
+	}
+	if want := crypt.PayloadSize(st.n); n != want {
+		w.Abort()
+		s.discard(ctx, id, false)
+		return "", errs.E(errs.Integrity, fmt.Sprintf("the upload's stored pieces hold %d bytes, not the %d of its %d-byte file", n, want, st.n))
+	}
+	if err := w.Commit(); err != nil {
+		s.discard(ctx, id, true)
+		return "", err
+	}
+	return id, nil
+}
+
+// copyBlob appends blob g to w; g.Size, unless negative, is the size it must have.
+func (s *Service) copyBlob(ctx context.Context, w io.Writer, g db.UploadSegment, buf []byte) (int64, error) {
+	obj, err := s.blobs.Open(ctx, blob.ID(g.BlobID))
+	if errs.Is(errs.NotFound, err) {
+		return 0, errs.E(errs.Integrity, "a stored piece of the partial upload is missing: discard the upload and send the file again", err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer obj.Close()
+	if g.Size >= 0 && obj.Size() != g.Size {
+		return 0, errs.E(errs.Integrity, fmt.Sprintf("a piece of the partial upload is %d bytes, not %d", obj.Size(), g.Size))
+	}
+	return io.CopyBuffer(w, io.NewSectionReader(obj, 0, obj.Size()), buf)
 }
 
 // keepPartial stores what an upload received as the caller's partial upload at l: the
@@ -378,22 +459,40 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 		s.discard(ctx, id, false)
 		return Partial{}, err
 	}
-	if err := st.w.Commit(); err != nil {
+	// A resumed upload's new chunks become its next segment; none were sealed when all
+	// the bytes received fit in the tail (kept in the row), and then the blob is empty.
+	var seg *db.UploadSegment
+	if resumed != nil && !st.whole {
+		before := crypt.SealedPayloadSize(resumed.Size - crypt.TailSize(resumed.Tail))
+		if n := crypt.SealedPayloadSize(st.enc.Sealed()) - before; n > 0 {
+			seg = &db.UploadSegment{Seq: int64(len(st.segs)) + 1, BlobID: string(id), Size: n}
+		}
+	}
+	segment := resumed != nil && !st.whole // the blob is the next segment, if it holds a chunk
+	if segment && seg == nil {
+		st.w.Abort()
+		s.discard(ctx, id, false)
+	} else if err := st.w.Commit(); err != nil {
 		s.log.Warn("cannot keep a partial upload", "path", l.path, "err", err)
 		s.discard(ctx, id, true)
 		return Partial{}, err
 	}
 	now := s.now()
 	var u db.Upload
+	var garbage []string
 	if resumed != nil {
 		u = *resumed
 	} else {
 		u = db.Upload{ID: string(blob.NewID()), UserID: p.UserID, FolderID: l.folder.ID, Path: partialKey(l), VPath: l.path,
-			Length: opt.Size, WantSHA256: opt.SHA256, CryptHeader: st.header, Created: now}
+			Length: opt.Size, WantSHA256: opt.SHA256, CryptHeader: st.header, Created: now, BlobID: string(id)}
 	}
-	old := u.BlobID
-	u.BlobID, u.Size, u.HashState, u.Tail, u.Expires, u.LeaseUntil = string(id), size, state, st.enc.SealTail(), now.Add(s.partialTTL), time.Time{}
-	var garbage []string
+	if resumed != nil && st.whole {
+		u.BlobID = string(id) // it holds all, the stored blobs before it are garbage
+		for _, g := range append([]db.UploadSegment{{BlobID: resumed.BlobID}}, st.segs...) {
+			garbage = append(garbage, g.BlobID)
+		}
+	}
+	u.Size, u.HashState, u.Tail, u.Expires, u.LeaseUntil = size, state, st.enc.SealTail(), now.Add(s.partialTTL), time.Time{}
 	err = s.db.Tx(ctx, func(q db.Q) error {
 		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
 			return err
@@ -401,11 +500,12 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 		if resumed != nil {
 			// A transfer whose lease ran out may find that another one continued
 			// the upload meanwhile: what the other one stored (and acknowledged) stands.
+			// A partial upload only grows, so its size says whether it was continued.
 			cur, err := q.UploadByID(ctx, resumed.ID)
 			if err != nil {
 				return err
 			}
-			if cur.BlobID != resumed.BlobID {
+			if cur.Size != resumed.Size || cur.BlobID != resumed.BlobID {
 				return errs.E(errs.Conflict, errs.Path(l.path), fmt.Sprintf("the upload was continued on another connection while this one was stalled; it now holds %d bytes: resume from there", cur.Size))
 			}
 			if err := s.charge(ctx, q, l.folder.ID, size-resumed.Size); err != nil {
@@ -414,10 +514,26 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 			if err := q.UpdateUpload(ctx, u); err != nil {
 				return err
 			}
-			if err := q.AddGarbage(ctx, old); err != nil {
+			if st.whole {
+				if err := q.DeleteUploadSegments(ctx, u.ID); err != nil {
+					return err
+				}
+				for _, id := range garbage {
+					if err := q.AddGarbage(ctx, id); err != nil {
+						return err
+					}
+				}
+				return q.ClaimPending(ctx, string(id))
+			}
+			if seg == nil {
+				return nil
+			}
+			if err := q.AddUploadSegment(ctx, u.ID, *seg); err != nil {
+				if errs.Is(errs.Exist, err) {
+					return errs.E(errs.Conflict, errs.Path(l.path), "the upload was continued on another connection while this one was stalled: resume from where it now ends")
+				}
 				return err
 			}
-			garbage = []string{old}
 		} else {
 			var err error
 			if garbage, err = s.dropPartial(ctx, q, p.UserID, l); err != nil {
@@ -434,7 +550,9 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 	})
 	if err != nil {
 		s.log.Warn("cannot keep a partial upload", "path", l.path, "err", err)
-		s.discard(ctx, id, true)
+		if !segment || seg != nil {
+			s.discard(ctx, id, true)
+		}
 		return Partial{}, err
 	}
 	s.collect(ctx, garbage)
@@ -452,16 +570,54 @@ func (s *Service) dropPartial(ctx context.Context, q db.Q, userID int64, l loc) 
 	if err != nil {
 		return nil, err
 	}
-	if err := q.DeleteUpload(ctx, u.ID); err != nil {
-		return nil, err
-	}
-	if err := q.AddGarbage(ctx, u.BlobID); err != nil {
+	ids, err := s.dropUpload(ctx, q, u)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.charge(ctx, q, l.folder.ID, -u.Size); err != nil {
 		return nil, err
 	}
-	return []string{u.BlobID}, nil
+	return ids, nil
+}
+
+// unchanged checks, in a transaction, that partial upload u is as a transfer found it
+// when it began: not discarded, expired or continued by another transfer since (a
+// partial upload only grows). Errors: NotFound, Conflict.
+func unchanged(ctx context.Context, q db.Q, u db.Upload) error {
+	cur, err := q.UploadByID(ctx, u.ID)
+	if errs.Is(errs.NotFound, err) {
+		return errs.E(errs.NotFound, "the upload was discarded or expired meanwhile: start it again")
+	}
+	if err != nil {
+		return err
+	}
+	if cur.Size != u.Size || cur.BlobID != u.BlobID {
+		return errs.E(errs.Conflict, fmt.Sprintf("the upload was continued on another connection meanwhile; it now holds %d bytes: resume from there", cur.Size))
+	}
+	return nil
+}
+
+// dropUpload deletes partial upload u inside a transaction and makes its blob and its
+// segments' blobs garbage; it returns their ids, to collect after the commit. Errors:
+// NotFound (it is gone). The caller credits the folder.
+func (s *Service) dropUpload(ctx context.Context, q db.Q, u db.Upload) ([]string, error) {
+	segs, err := q.UploadSegments(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.DeleteUpload(ctx, u.ID); err != nil {
+		return nil, err
+	}
+	ids := []string{u.BlobID}
+	for _, g := range segs {
+		ids = append(ids, g.BlobID)
+	}
+	for _, id := range ids {
+		if err := q.AddGarbage(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
 }
 
 // DiscardPartial deletes the caller's partial upload at path. Errors: NotFound.
@@ -508,14 +664,20 @@ func (s *Service) expirePartials(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, u := range ups {
+			var garbage []string
 			err := s.db.Tx(ctx, func(q db.Q) error {
 				if err := lockFolders(ctx, q, u.FolderID); err != nil {
 					return err
 				}
-				if err := q.DeleteUpload(ctx, u.ID); err != nil {
-					return err // NotFound: resumed or discarded meanwhile
+				// Resumed or discarded since it was listed: leave it (NotFound skips it).
+				cur, err := q.UploadByID(ctx, u.ID)
+				if err == nil && (cur.Size != u.Size || cur.BlobID != u.BlobID || cur.LeaseUntil.After(s.now())) {
+					err = errs.E(errs.NotFound, "resumed meanwhile")
 				}
-				if err := q.AddGarbage(ctx, u.BlobID); err != nil {
+				if err != nil {
+					return err
+				}
+				if garbage, err = s.dropUpload(ctx, q, u); err != nil {
 					return err
 				}
 				if err := s.charge(ctx, q, u.FolderID, -u.Size); err != nil {
@@ -533,7 +695,7 @@ func (s *Service) expirePartials(ctx context.Context) (int, error) {
 			}
 			if err == nil {
 				n++
-				s.collect(ctx, []string{u.BlobID})
+				s.collect(ctx, garbage)
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/audit"
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/authz"
+	"github.com/coffer-mft/coffer/internal/blob"
 	"github.com/coffer-mft/coffer/internal/blob/local"
 	"github.com/coffer-mft/coffer/internal/db/dbtest"
 	"github.com/coffer-mft/coffer/internal/errs"
@@ -420,5 +421,217 @@ func TestLapsedLeaseLosesToTheNewTransfer(t *testing.T) {
 		if !bytes.Equal(f.get(alice, "/x"), data) {
 			t.Fatal("file differs")
 		}
+	})
+}
+
+// An upload sent in many pieces (a tus client's chunks) keeps each piece's sealed chunks
+// in a segment of its own instead of copying what was stored before with every piece; the
+// file is assembled once, when the last piece arrives, and nothing of the pieces is left.
+// Discarding or expiring such an upload removes every segment; a segment that went missing
+// makes completion fail as corrupt, not publish a damaged file.
+func TestUploadInManyPieces(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 0)
+		data := randomBytes(20*chunk + 123)
+		sum := sha256.Sum256(data)
+		part, err := f.svc.StartUpload(f.ctx, alice, "/many.bin", files.StartOptions{Length: int64(len(data)), SHA256: sum[:]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		piece := int64(chunk + chunk/3) // pieces not aligned to chunks: tails carry over
+		segs := 0
+		for off := int64(0); off+piece < int64(len(data)); off += piece {
+			p, e, err := f.svc.Append(f.ctx, alice, part.ID, off, bytes.NewReader(data[off:off+piece]))
+			if err != nil || e != nil || p.Size != off+piece {
+				t.Fatalf("piece at %d: %+v, %v, %v", off, p, e, err)
+			}
+			// The first piece goes into the upload's own blob (it held only the nonce);
+			// each later one that seals a chunk becomes a segment.
+			if off > 0 && (off+piece)/chunk > off/chunk {
+				segs++
+			}
+			// The upload's blob and one blob per segment: nothing copied.
+			if got := f.mem.Len(); got != 1+segs {
+				t.Fatalf("after the piece at %d the store holds %d blobs, want %d", off, got, 1+segs)
+			}
+		}
+		if segs < 10 {
+			t.Fatalf("only %d segments: the test does not test pieces", segs)
+		}
+		p, _ := f.svc.PartialByID(f.ctx, alice, part.ID)
+		_, e, err := f.svc.Append(f.ctx, alice, part.ID, p.Size, bytes.NewReader(data[p.Size:]))
+		if err != nil || e == nil {
+			t.Fatalf("last piece: %v, %v", e, err)
+		}
+		if !bytes.Equal(f.get(alice, "/many.bin"), data) {
+			t.Fatal("the file assembled from segments differs")
+		}
+		f.clean(1)
+
+		// Discarded and expired uploads take all their segments with them.
+		for _, how := range []string{"discard", "expire"} {
+			if how == "expire" {
+				f.svc.SetPartialTTL(time.Nanosecond)
+			}
+			part, err := f.svc.StartUpload(f.ctx, alice, "/"+how, files.StartOptions{Length: int64(len(data))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for off := int64(0); off < 4*piece; off += piece {
+				if _, _, err := f.svc.Append(f.ctx, alice, part.ID, off, bytes.NewReader(data[off:off+piece])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if f.mem.Len() < 4 {
+				t.Fatalf("%s: %d blobs, want the file, the first blob and segments", how, f.mem.Len())
+			}
+			if how == "discard" {
+				err = f.svc.DiscardUpload(f.ctx, alice, part.ID)
+			} else {
+				_, err = f.svc.CollectGarbage(f.ctx, time.Hour)
+				f.svc.SetPartialTTL(24 * time.Hour)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", how, err)
+			}
+			f.clean(1)
+		}
+		if got := f.used(f.homeID(alice)); got != int64(len(data)) {
+			t.Errorf("used %d, want the one file's %d", got, len(data))
+		}
+
+		// A resume that sends the rest at once (SFTP's reput, an HTTP resume) after pieces
+		// starts from a copy of all that was stored; cut, it keeps that copy as the
+		// upload's one blob, and the segments go.
+		part, err = f.svc.StartUpload(f.ctx, alice, "/mixed.bin", files.StartOptions{Length: int64(len(data))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := int64(0); off < 3*piece; off += piece {
+			if _, _, err := f.svc.Append(f.ctx, alice, part.ID, off, bytes.NewReader(data[off:off+piece])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if gs, err := f.db.Q().UploadSegments(f.ctx, part.ID); err != nil || len(gs) != 2 {
+			t.Fatalf("segments %+v, %v; want 2", gs, err)
+		}
+		cut := &failingReader{r: bytes.NewReader(data[3*piece:]), after: 2*chunk + 7, err: errors.New("reset")}
+		if _, err := f.svc.Create(f.ctx, alice, "/mixed.bin", cut, files.CreateOptions{Size: int64(len(data)), Resume: true, Resumable: true, Offset: 3 * piece}); err == nil {
+			t.Fatal("a cut resume succeeded")
+		}
+		if gs, err := f.db.Q().UploadSegments(f.ctx, part.ID); err != nil || len(gs) != 0 {
+			t.Fatalf("segments after a whole resume was cut: %+v, %v; want none", gs, err)
+		}
+		f.clean(2) // /many.bin and the upload's one blob
+		at := 3*piece + 2*chunk + 7
+		if _, err := f.svc.Create(f.ctx, alice, "/mixed.bin", bytes.NewReader(data[at:]), files.CreateOptions{Size: int64(len(data)), Resume: true, Offset: at}); err != nil {
+			t.Fatalf("completing the resume: %v", err)
+		}
+		if !bytes.Equal(f.get(alice, "/mixed.bin"), data) {
+			t.Fatal("the file resumed after pieces differs")
+		}
+		f.svc.Delete(f.ctx, alice, "/mixed.bin", false)
+		f.clean(1)
+
+		// Pieces smaller than a chunk mostly seal none: their bytes wait in the tail, and
+		// no empty segment is stored.
+		part, err = f.svc.StartUpload(f.ctx, alice, "/tiny.bin", files.StartOptions{Length: 3*chunk + 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := int64(0); off < 3*chunk+5; {
+			n := min(int64(7000), 3*chunk+5-off)
+			if _, _, err := f.svc.Append(f.ctx, alice, part.ID, off, bytes.NewReader(data[off:off+n])); err != nil {
+				t.Fatalf("tiny piece at %d: %v", off, err)
+			}
+			off += n
+			if gs, _ := f.db.Q().UploadSegments(f.ctx, part.ID); off < 3*chunk+5 && int64(len(gs)) > off/chunk {
+				t.Fatalf("at %d: %d segments for %d sealed chunks", off, len(gs), off/chunk)
+			}
+		}
+		if !bytes.Equal(f.get(alice, "/tiny.bin"), data[:3*chunk+5]) {
+			t.Fatal("the file of tiny pieces differs")
+		}
+		f.svc.Delete(f.ctx, alice, "/tiny.bin", false)
+		f.clean(1)
+		if got := f.used(f.homeID(alice)); got != int64(len(data)) {
+			t.Errorf("used %d, want the one file's %d", got, len(data))
+		}
+
+		// A segment lost from the store: completion fails, nothing is published.
+		part, err = f.svc.StartUpload(f.ctx, alice, "/lost.bin", files.StartOptions{Length: 4 * piece})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := int64(0); off < 3*piece; off += piece {
+			if _, _, err := f.svc.Append(f.ctx, alice, part.ID, off, bytes.NewReader(data[off:off+piece])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gs, err := f.db.Q().UploadSegments(f.ctx, part.ID)
+		if err != nil || len(gs) != 2 {
+			t.Fatalf("segments %+v, %v; want 2", gs, err)
+		}
+		if err := f.mem.Delete(f.ctx, blob.ID(gs[1].BlobID)); err != nil {
+			t.Fatal(err)
+		}
+		_, e, err = f.svc.Append(f.ctx, alice, part.ID, 3*piece, bytes.NewReader(data[3*piece:4*piece]))
+		wantKind(t, "completion with a segment missing", err, errs.Integrity)
+		if e != nil {
+			t.Errorf("published %+v", e)
+		}
+		f.absent(alice, "/lost.bin")
+		if err := f.svc.DiscardUpload(f.ctx, alice, part.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.clean(1)
+	})
+}
+
+// A lapsed lease in segment mode: a stalled piece that is finally cut after another
+// transfer added a segment keeps nothing, and the upload completes from the newer state.
+func TestLapsedLeaseInSegments(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		alice := f.user("alice", 0)
+		data := randomBytes(6 * chunk)
+		part, err := f.svc.StartUpload(f.ctx, alice, "/x", files.StartOptions{Length: int64(len(data))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := int64(chunk + 100) // seals a chunk: the pieces after it are segments
+		if p, _, err := f.svc.Append(f.ctx, alice, part.ID, 0, bytes.NewReader(data[:first])); err != nil || p.Size != first {
+			t.Fatalf("first piece: %+v, %v", p, err)
+		}
+		pr, pw := io.Pipe()
+		slow := make(chan error, 1)
+		go func() {
+			_, _, err := f.svc.Append(f.ctx, alice, part.ID, first, pr)
+			slow <- err
+		}()
+		pw.Write(data[first : first+chunk+10]) // the slow piece seals a chunk of its own
+		if err := f.db.Q().RenewUpload(f.ctx, part.ID, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		next := first + 2*chunk
+		if p, _, err := f.svc.Append(f.ctx, alice, part.ID, first, bytes.NewReader(data[first:next])); err != nil || p.Size != next {
+			t.Fatalf("the new transfer: %+v, %v", p, err)
+		}
+		pw.CloseWithError(errors.New("connection reset by peer"))
+		wantKind(t, "the stale piece", <-slow, errs.Conflict)
+		if gs, err := f.db.Q().UploadSegments(f.ctx, part.ID); err != nil || len(gs) != 1 {
+			t.Fatalf("segments %+v, %v; want the new transfer's one", gs, err)
+		}
+		if got := f.used(f.homeID(alice)); got != next {
+			t.Errorf("used %d, want %d", got, next)
+		}
+		if _, e, err := f.svc.Append(f.ctx, alice, part.ID, next, bytes.NewReader(data[next:])); err != nil || e == nil {
+			t.Fatalf("completing: %v", err)
+		}
+		if !bytes.Equal(f.get(alice, "/x"), data) {
+			t.Fatal("file differs")
+		}
+		f.clean(1)
 	})
 }
