@@ -53,6 +53,13 @@
     const v = await (await fetch("/vectors.json")).json();
     const s = E.parseFragment("#" + v.fragment);
     if (E.b64encode(s) !== v.secret) fail("fragment");
+    // One key, one spelling: the same key with nonzero bits past its 256 is refused.
+    const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = v.fragment[v.fragment.length - 1];
+    const other = v.fragment.slice(0, -1) + abc[abc.indexOf(last) | 1];
+    let refused = false;
+    try { E.parseFragment("#" + other); } catch (e) { refused = true; }
+    if (!refused) fail("a key spelled with nonzero spare bits was accepted: " + other);
     const pp = await E.passphrase(v.passphrase, v.kdf_salt);
     if (E.hex(pp.p) !== v.p || pp.verifier !== v.verifier) fail("passphrase: P " + E.hex(pp.p) + " verifier " + pp.verifier);
     const check = async (k, f) => {
