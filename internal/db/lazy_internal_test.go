@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -12,26 +11,11 @@ const (
 	qTestSyncPG     = `SHOW synchronous_commit`
 )
 
-// openSQLite opens a new, migrated SQLite database, closed when the test ends.
-func openSQLite(t *testing.T) *DB {
-	t.Helper()
-	ctx := context.Background()
-	d, err := Open(ctx, filepath.Join(t.TempDir(), "coffer.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // TxLazy commits without waiting for the disk, and only that transaction: SQLite's one
 // write connection is durable again afterwards, for every later Tx.
 func TestTxLazySQLite(t *testing.T) {
 	ctx := context.Background()
-	d := openSQLite(t)
+	d := openForTest(t)
 	var err error
 	sync := func(q Q) (mode int) {
 		t.Helper()

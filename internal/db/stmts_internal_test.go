@@ -12,7 +12,7 @@ import (
 // files are never prepared.
 func TestStatementsPrepared(t *testing.T) {
 	ctx := context.Background()
-	d := openSQLite(t)
+	d := openForTest(t)
 	for query := range d.writeStmts.m {
 		if strings.Contains(query, "CREATE TABLE entries") {
 			t.Error("a migration file was prepared")

@@ -215,7 +215,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 			return err
 		}
 		if resumed != nil {
-			if err := unchanged(ctx, q, *resumed); err != nil {
+			if _, err := current(ctx, q, *resumed); err != nil {
 				return err
 			}
 		}

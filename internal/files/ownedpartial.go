@@ -237,7 +237,7 @@ func (s *Service) appendOwned(ctx context.Context, u db.Upload, offset int64, r 
 // after the commit. Errors: NotFound (it is gone), Conflict (another transfer continued
 // it since u was read).
 func (s *Service) dropOwned(ctx context.Context, q db.Q, u db.Upload) ([]string, error) {
-	if err := unchanged(ctx, q, u); err != nil {
+	if _, err := current(ctx, q, u); err != nil {
 		return nil, err
 	}
 	ids, err := s.dropUpload(ctx, q, u)

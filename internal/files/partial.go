@@ -372,7 +372,7 @@ func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h ha
 	if whole = wantWhole || sealed == 0; whole {
 		buf := s.copyBuffer()
 		defer s.bufs.Put(buf)
-		for _, g := range append([]db.UploadSegment{{BlobID: u.BlobID, Size: -1}}, segs...) {
+		for _, g := range payloadBlobs(u, segs) {
 			if _, err := s.copyBlob(ctx, w, g, *buf); err != nil {
 				return nil, nil, false, err
 			}
@@ -382,6 +382,12 @@ func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h ha
 	return enc, segs, whole, err
 }
 
+// payloadBlobs lists the blobs that hold partial upload u's stored payload, in order:
+// its own, then segs. Size -1: its own blob's size is not recorded.
+func payloadBlobs(u db.Upload, segs []db.UploadSegment) []db.UploadSegment {
+	return append([]db.UploadSegment{{BlobID: u.BlobID, Size: -1}}, segs...)
+}
+
 // concat makes the blob of a completed upload that resumed partial upload u: u's blob,
 // its segments as of the resume (st.segs), then piece, the chunks of the last transfer,
 // which is deleted. It returns the new blob's id, recorded as pending. On error nothing
@@ -389,8 +395,7 @@ func (s *Service) resumeFrom(ctx context.Context, u db.Upload, w io.Writer, h ha
 func (s *Service) concat(ctx context.Context, u db.Upload, st *staged, piece blob.ID) (blob.ID, error) {
 	ctx = context.WithoutCancel(ctx) // the whole body is here: finish it
 	defer s.discard(ctx, piece, true)
-	parts := append([]db.UploadSegment{{BlobID: u.BlobID, Size: -1}}, st.segs...)
-	parts = append(parts, db.UploadSegment{BlobID: string(piece), Size: -1})
+	parts := append(payloadBlobs(u, st.segs), db.UploadSegment{BlobID: string(piece), Size: -1})
 	id := blob.NewID()
 	if err := s.db.Q().AddPending(ctx, string(id)); err != nil {
 		return "", err
@@ -409,7 +414,7 @@ func (s *Service) concat(ctx context.Context, u db.Upload, st *staged, piece blo
 		if err != nil {
 			w.Abort()
 			s.discard(ctx, id, false)
-			if uerr := unchanged(ctx, s.db.Q(), u); uerr != nil {
+			if _, uerr := current(ctx, s.db.Q(), u); uerr != nil {
 				return "", uerr // a piece went with the upload, discarded or taken over meanwhile
 			}
 			return "", err
@@ -461,14 +466,14 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 	}
 	// A resumed upload's new chunks become its next segment; none were sealed when all
 	// the bytes received fit in the tail (kept in the row), and then the blob is empty.
+	segment := resumed != nil && !st.whole // the blob is the next segment, if it holds a chunk
 	var seg *db.UploadSegment
-	if resumed != nil && !st.whole {
+	if segment {
 		before := crypt.SealedPayloadSize(resumed.Size - crypt.TailSize(resumed.Tail))
 		if n := crypt.SealedPayloadSize(st.enc.Sealed()) - before; n > 0 {
 			seg = &db.UploadSegment{Seq: int64(len(st.segs)) + 1, BlobID: string(id), Size: n}
 		}
 	}
-	segment := resumed != nil && !st.whole // the blob is the next segment, if it holds a chunk
 	if segment && seg == nil {
 		st.w.Abort()
 		s.discard(ctx, id, false)
@@ -488,7 +493,7 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 	}
 	if resumed != nil && st.whole {
 		u.BlobID = string(id) // it holds all, the stored blobs before it are garbage
-		for _, g := range append([]db.UploadSegment{{BlobID: resumed.BlobID}}, st.segs...) {
+		for _, g := range payloadBlobs(*resumed, st.segs) {
 			garbage = append(garbage, g.BlobID)
 		}
 	}
@@ -500,13 +505,8 @@ func (s *Service) keepPartial(ctx context.Context, p auth.Principal, l loc, st *
 		if resumed != nil {
 			// A transfer whose lease ran out may find that another one continued
 			// the upload meanwhile: what the other one stored (and acknowledged) stands.
-			// A partial upload only grows, so its size says whether it was continued.
-			cur, err := q.UploadByID(ctx, resumed.ID)
-			if err != nil {
-				return err
-			}
-			if cur.Size != resumed.Size || cur.BlobID != resumed.BlobID {
-				return errs.E(errs.Conflict, errs.Path(l.path), fmt.Sprintf("the upload was continued on another connection while this one was stalled; it now holds %d bytes: resume from there", cur.Size))
+			if _, err := current(ctx, q, *resumed); err != nil {
+				return errs.E(errs.Path(l.path), err)
 			}
 			if err := s.charge(ctx, q, l.folder.ID, size-resumed.Size); err != nil {
 				return err
@@ -580,21 +580,21 @@ func (s *Service) dropPartial(ctx context.Context, q db.Q, userID int64, l loc) 
 	return ids, nil
 }
 
-// unchanged checks, in a transaction, that partial upload u is as a transfer found it
-// when it began: not discarded, expired or continued by another transfer since (a
-// partial upload only grows). Errors: NotFound, Conflict.
-func unchanged(ctx context.Context, q db.Q, u db.Upload) error {
+// current returns partial upload u as it is now, in q, if it is still as it was when u
+// was read: not discarded, expired or continued by another transfer since (a partial
+// upload only grows). Errors: NotFound, Conflict.
+func current(ctx context.Context, q db.Q, u db.Upload) (db.Upload, error) {
 	cur, err := q.UploadByID(ctx, u.ID)
 	if errs.Is(errs.NotFound, err) {
-		return errs.E(errs.NotFound, "the upload was discarded or expired meanwhile: start it again")
+		return cur, errs.E(errs.NotFound, "the upload was discarded or expired meanwhile: start it again")
 	}
 	if err != nil {
-		return err
+		return cur, err
 	}
 	if cur.Size != u.Size || cur.BlobID != u.BlobID {
-		return errs.E(errs.Conflict, fmt.Sprintf("the upload was continued on another connection meanwhile; it now holds %d bytes: resume from there", cur.Size))
+		return cur, errs.E(errs.Conflict, fmt.Sprintf("the upload was continued on another connection meanwhile; it now holds %d bytes: resume from there", cur.Size))
 	}
-	return nil
+	return cur, nil
 }
 
 // dropUpload deletes partial upload u inside a transaction and makes its blob and its
@@ -670,8 +670,8 @@ func (s *Service) expirePartials(ctx context.Context) (int, error) {
 					return err
 				}
 				// Resumed or discarded since it was listed: leave it (NotFound skips it).
-				cur, err := q.UploadByID(ctx, u.ID)
-				if err == nil && (cur.Size != u.Size || cur.BlobID != u.BlobID || cur.LeaseUntil.After(s.now())) {
+				cur, err := current(ctx, q, u)
+				if errs.Is(errs.Conflict, err) || err == nil && cur.LeaseUntil.After(s.now()) {
 					err = errs.E(errs.NotFound, "resumed meanwhile")
 				}
 				if err != nil {

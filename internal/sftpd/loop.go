@@ -371,24 +371,23 @@ func (s *session) serveOther(r *request) {
 		s.replyHandle(r.id, s.newHandle(&openHandle{path: p, dir: l}))
 	case fxpClose:
 		h, err := s.lookup(r)
-		if err == nil {
-			delete(s.handles, string(r.handle))
-			if h.dl != nil {
-				// Nothing the client could act on can fail when a download closes: the
-				// answer goes out first, and the client's next request (served after
-				// this) crosses the commit of the download's audit record.
-				s.reply(r.id, nil)
-				s.flush()
-			}
-			err = s.closeHandle(h, nil)
-			if h.dl != nil {
-				if err != nil {
-					s.srv.log.Warn("sftp download close", "path", h.path, "user", s.p.Name, "err", err)
-				}
-				return
-			}
+		if err != nil {
+			s.reply(r.id, err)
+			return
 		}
-		s.reply(r.id, err)
+		delete(s.handles, string(r.handle))
+		if h.dl == nil {
+			s.reply(r.id, s.closeHandle(h, nil))
+			return
+		}
+		// Nothing the client could act on can fail when a download closes: the answer
+		// goes out first, and the client's next request (served after this) crosses the
+		// commit of the download's audit record.
+		s.reply(r.id, nil)
+		s.flush()
+		if err := h.dl.close(nil); err != nil {
+			s.srv.log.Warn("sftp download close", "path", h.path, "user", s.p.Name, "err", err)
+		}
 	case fxpReaddir:
 		s.readdir(r)
 	case fxpFstat:

@@ -42,28 +42,15 @@ type Config struct {
 	MaxSessions        int           // authenticated connections in all; default 500
 	MaxUnauthenticated int           // connections not yet authenticated; default 64
 	// Ciphers, MACs and KeyExchanges choose the algorithms offered. Empty means the
-	// modern defaults (DefaultCiphers, DefaultMACs, DefaultKeyExchanges). A list names
-	// the algorithms to offer; a list whose first element starts with "+" adds its
-	// elements to the defaults (as in sshd_config). Besides the defaults, only
-	// OptionalCiphers and OptionalMACs may be named: AES-CTR and the SHA-2 HMACs, for
-	// clients without AES-GCM or ChaCha20-Poly1305. Nothing with CBC or SHA-1 can be.
+	// modern defaults (ciphers, macs, kexAlgos below). A list names the algorithms to
+	// offer; a list whose first element starts with "+" adds its elements to the
+	// defaults (as in sshd_config). Besides the defaults, only optCiphers and optMACs
+	// may be named: AES-CTR and the SHA-2 HMACs, for clients without AES-GCM or
+	// ChaCha20-Poly1305. Nothing with CBC or SHA-1 can be.
 	Ciphers      []string
 	MACs         []string
 	KeyExchanges []string
 }
-
-// DefaultCiphers, DefaultMACs and DefaultKeyExchanges list what the server offers
-// unless configured otherwise.
-func DefaultCiphers() []string      { return slices.Clone(ciphers) }
-func DefaultMACs() []string         { return slices.Clone(macs) }
-func DefaultKeyExchanges() []string { return slices.Clone(kexAlgos) }
-
-// OptionalCiphers and OptionalMACs may be enabled for older clients (docs/sftp.md,
-// "Older clients"): libssh2 before 1.11 (curl, PHP's ssh2) knows neither AES-GCM nor
-// ChaCha20-Poly1305, nor the encrypt-then-MAC HMACs; paramiko before 3.5 has no AES-GCM
-// or ChaCha20-Poly1305 either (but the -etm HMACs).
-func OptionalCiphers() []string { return slices.Clone(optCiphers) }
-func OptionalMACs() []string    { return slices.Clone(optMACs) }
 
 // choose resolves a configured list of algorithms of kind against the defaults and the
 // optional ones (see Config.Ciphers), or says which name is not allowed.
@@ -95,9 +82,12 @@ func choose(kind string, want, defaults, optional []string) ([]string, error) {
 // the client's preference decides among these; AES-GCM comes first for clients that
 // follow the server's order (it is about twice as cheap as ChaCha20 in Go on amd64).
 var (
-	kexAlgos       = []string{ssh.KeyExchangeMLKEM768X25519, ssh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org"}
-	ciphers        = []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherChaCha20Poly1305}
-	macs           = []string{ssh.HMACSHA256ETM, ssh.HMACSHA512ETM}
+	kexAlgos = []string{ssh.KeyExchangeMLKEM768X25519, ssh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org"}
+	ciphers  = []string{ssh.CipherAES128GCM, ssh.CipherAES256GCM, ssh.CipherChaCha20Poly1305}
+	macs     = []string{ssh.HMACSHA256ETM, ssh.HMACSHA512ETM}
+	// Offered only when configured, for older clients (docs/sftp.md, "Older clients"):
+	// libssh2 before 1.11 (curl, PHP's ssh2) knows neither AES-GCM nor ChaCha20-Poly1305,
+	// nor the encrypt-then-MAC HMACs; paramiko before 3.5 has neither cipher either.
 	optCiphers     = []string{ssh.CipherAES128CTR, ssh.CipherAES192CTR, ssh.CipherAES256CTR}
 	optMACs        = []string{ssh.HMACSHA256, ssh.HMACSHA512}
 	userKeyAlgos   = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoSKED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoSKECDSA256, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
