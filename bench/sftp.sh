@@ -9,12 +9,23 @@
 #   SIZE_MB=256 RUNS=1 SKIP_SMALL=1 SKIP_CONC=1 SKIP_IDLE=1 bash bench/sftp.sh
 #   KEEP_WORK=1 ...                            # keep the logs (coffer.out, sshd.log)
 #   PIN=1 ...                                  # servers on CPU 0, clients on CPU 1
+#   WARM_MB=0 ...                              # no scratch file (see "Memory")
 #
 # By default client and server share both cores, as the issue's targets are stated. PIN=1
 # gives each side one core of its own, as on two machines: then the ratio measures the
 # servers alone. (Sharing, a server that answers faster than the client consumes fills
 # the client's SSH buffers, and the OpenSSH client spends more CPU on a long backlog:
 # docs/performance.md, "SFTP download: the client's share".)
+#
+# Memory: on this machine (a VM) the first touch of memory the guest has not used for a
+# while costs far more than reusing memory freed a moment ago: writing 1 GiB into a new
+# file takes 0.3 s into just-freed pages and 4-5 s into the others (dd, 2026-11-28). A
+# download written to a file right after the two uploads (Coffer's, in the old order)
+# took up to twice as long as the same download a moment later. So downloads go to /dev/null (the client
+# still receives, decrypts and handles every byte; the first is checked against the
+# upload, untimed); a scratch file of WARM_MB (default SIZE_MB + 64) is deleted just
+# before each timed upload, so that the server writes into just-freed memory, and
+# written again after it, untimed; and which server goes first alternates from run to run.
 #
 # Coffer allows 20 sessions per user and 500 in all (internal/sftpd defaults), and a key
 # signs in one user only: the concurrent and idle phases use 50 users u01..u50, each with
@@ -84,6 +95,12 @@ go build -o "$work/coffer" ./cmd/coffer
 go build -o "$work/sftpload" ./bench/sftpload
 bytes=$((SIZE_MB << 20))
 head -c "$bytes" /dev/urandom > "$work/file.bin"
+# warm_up / warm_done: free the scratch file just before a timed upload, write it again
+# after (untimed); see "Memory" above.
+warm_mb=${WARM_MB:-$((SIZE_MB + 64))}
+warm_done() { [ "$warm_mb" = 0 ] || dd if=/dev/zero of="$work/warm" bs=1M count="$warm_mb" status=none; }
+warm_up() { rm -f "$work/warm"; }
+warm_done
 
 # Keys: "bench" for the transfers, u01..u50 for the concurrent and idle sessions.
 mkdir -p "$work/keys"
@@ -158,32 +175,50 @@ gib=$(awk -v b="$bytes" 'BEGIN {print b/1073741824}')
 for cipher in $CIPHERS; do
   cup=(); cdown=(); oup=(); odown=()
   ccpu_up=0; ccpu_down=0; ocpu_up=0; ocpu_down=0
-  for i in $(seq "$RUNS"); do
-    # upload: coffer, then openssh
-    printf 'put %s /f%s.bin\n' "$work/file.bin" "$i" > "$work/b.batch"
-    c0=$(cpu_own "$CPID"); t0=$(now)
+  # One timed transfer each: ${side}_up I / ${side}_down I append the seconds and add the
+  # server's CPU seconds. Downloads go to /dev/null (see "Memory" above); the first run's
+  # Coffer download is compared byte for byte with the upload, untimed.
+  coffer_up() {
+    printf 'put %s /f%s.bin\n' "$work/file.bin" "$1" > "$work/b.batch"
+    warm_up; local c0 t0; c0=$(cpu_own "$CPID"); t0=$(now)
     sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
     cup+=("$(since "$t0")"); ccpu_up=$(awk -v a="$ccpu_up" -v b="$c0" -v c="$(cpu_own "$CPID")" 'BEGIN {print a+c-b}')
-    printf 'put %s %s/f%s.bin\n' "$work/file.bin" "$work/ossh" "$i" > "$work/b.batch"
-    c0=$(cpu_tree "$SSHD"); t0=$(now)
+    warm_done
+    [ "$(remote_size "$cport" bench "$KEY" "f$1.bin")" = "$bytes" ] || die "coffer: /f$1.bin has the wrong size after upload"
+  }
+  openssh_up() {
+    printf 'put %s %s/f%s.bin\n' "$work/file.bin" "$work/ossh" "$1" > "$work/b.batch"
+    warm_up; local c0 t0; c0=$(cpu_tree "$SSHD"); t0=$(now)
     sftp_run "$oport" root "$KEY" "$cipher" "$work/b.batch"
     oup+=("$(since "$t0")"); sleep 0.2; ocpu_up=$(awk -v a="$ocpu_up" -v b="$c0" -v c="$(cpu_tree "$SSHD")" 'BEGIN {print a+c-b}')
-    check_size "$work/ossh/f$i.bin" "$bytes"
-    [ "$(remote_size "$cport" bench "$KEY" "f$i.bin")" = "$bytes" ] || die "coffer: /f$i.bin has the wrong size after upload"
-    # download: coffer, then openssh
-    printf 'get /f%s.bin %s/dl.bin\n' "$i" "$work" > "$work/b.batch"
-    c0=$(cpu_own "$CPID"); t0=$(now)
+    warm_done
+    check_size "$work/ossh/f$1.bin" "$bytes"
+  }
+  coffer_down() {
+    printf 'get /f%s.bin /dev/null\n' "$1" > "$work/b.batch"
+    local c0 t0; c0=$(cpu_own "$CPID"); t0=$(now)
     sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
     cdown+=("$(since "$t0")"); ccpu_down=$(awk -v a="$ccpu_down" -v b="$c0" -v c="$(cpu_own "$CPID")" 'BEGIN {print a+c-b}')
-    check_size "$work/dl.bin" "$bytes"
-    if [ "$i" = 1 ]; then cmp -s "$work/dl.bin" "$work/file.bin" || die "coffer: downloaded file differs from the upload"; fi
-    rm -f "$work/dl.bin"
-    printf 'get %s/f%s.bin %s/dl.bin\n' "$work/ossh" "$i" "$work" > "$work/b.batch"
-    c0=$(cpu_tree "$SSHD"); t0=$(now)
+  }
+  openssh_down() {
+    printf 'get %s/f%s.bin /dev/null\n' "$work/ossh" "$1" > "$work/b.batch"
+    local c0 t0; c0=$(cpu_tree "$SSHD"); t0=$(now)
     sftp_run "$oport" root "$KEY" "$cipher" "$work/b.batch"
     odown+=("$(since "$t0")"); sleep 0.2; ocpu_down=$(awk -v a="$ocpu_down" -v b="$c0" -v c="$(cpu_tree "$SSHD")" 'BEGIN {print a+c-b}')
-    check_size "$work/dl.bin" "$bytes"
-    rm -f "$work/dl.bin" "$work/ossh/f$i.bin"
+  }
+  for i in $(seq "$RUNS"); do
+    # Who goes first alternates from run to run, so that neither server always meets
+    # the machine in the state the other left it in.
+    if [ $((i % 2)) = 1 ]; then first=coffer second=openssh; else first=openssh second=coffer; fi
+    ${first}_up "$i"; ${second}_up "$i"
+    if [ "$i" = 1 ]; then
+      printf 'get /f1.bin %s/dl.bin\n' "$work" > "$work/b.batch"
+      sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
+      cmp -s "$work/dl.bin" "$work/file.bin" || die "coffer: downloaded file differs from the upload"
+      rm -f "$work/dl.bin"
+    fi
+    ${first}_down "$i"; ${second}_down "$i"
+    rm -f "$work/ossh/f$i.bin"
     printf 'rm /f%s.bin\n' "$i" > "$work/b.batch"
     sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
   done
