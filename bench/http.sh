@@ -7,6 +7,7 @@
 #
 #   bash bench/http.sh                 # 1 GiB, 3 runs
 #   SIZE_MB=256 RUNS=5 bash bench/http.sh
+#   WARM_MB=0 ...                      # no scratch file (see "Memory" below)
 set -euo pipefail
 export COFFER_ALLOW_ROOT=true # coffer serve refuses root without it; benchmarks run in a root sandbox
 cd "$(dirname "$0")/.."
@@ -50,9 +51,8 @@ timed() {
 # nginx: TLS with the same kind of certificate, WebDAV PUT for uploads.
 nport=$(freeport)
 mkdir -p "$work/nginx/www/up" "$work/nginx/tmp"
-cp "$work/file.bin" "$work/nginx/www/file.bin"
 # nginx's workers run as an unprivileged user: let them in.
-chmod 755 "$work" "$work/nginx" "$work/nginx/www"; chmod 644 "$work/nginx/www/file.bin"
+chmod 755 "$work" "$work/nginx" "$work/nginx/www"
 chmod 777 "$work/nginx/www/up" "$work/nginx/tmp"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
   -keyout "$work/nginx/key.pem" -out "$work/nginx/cert.pem" 2>/dev/null
@@ -83,13 +83,26 @@ NGINX="https://127.0.0.1:$nport"
 echo "HTTPS transfer of $SIZE_MB MiB, curl on loopback, median of $RUNS runs ($(date -u +%FT%TZ), $(nproc) cores)"
 start_coffer "$work/data1"
 cup=(); cdown=(); nup=(); ndown=()
+# Memory: writing into memory this VM's guest has not used lately costs far more than
+# reusing memory freed a moment ago (docs/performance.md, "The bench measured the VM's
+# memory"). So a scratch file is freed just before each timed upload and written again
+# after it, untimed; each run deletes its uploads; and who goes first alternates.
+warm_mb=${WARM_MB:-$((SIZE_MB + 64))}
+warm_done() { [ "$warm_mb" = 0 ] || dd if=/dev/zero of="$work/warm" bs=1M count="$warm_mb" status=none; }
+warm_up() { rm -f "$work/warm"; }
+coffer_up() { warm_up; cup+=("$(timed curl -sk --fail -H "Authorization: Bearer $TOKEN" -T "$work/file.bin" "$CURL_BASE/api/v1/files/bench/f$1.bin")"); warm_done; }
+nginx_up() { warm_up; nup+=("$(timed curl -sk --fail -T "$work/file.bin" "$NGINX/up/f$1.bin")"); warm_done; }
+coffer_down() { cdown+=("$(timed curl -sk --fail -H "Authorization: Bearer $TOKEN" -o /dev/null "$CURL_BASE/api/v1/files/bench/f$1.bin")"); }
+nginx_down() { ndown+=("$(timed curl -sk --fail -o /dev/null "$NGINX/up/f$1.bin")"); }
+warm_done
 for i in $(seq "$RUNS"); do
-  cup+=("$(timed curl -sk --fail -H "Authorization: Bearer $TOKEN" -T "$work/file.bin" "$CURL_BASE/api/v1/files/bench/f$i.bin")")
-  nup+=("$(timed curl -sk --fail -T "$work/file.bin" "$NGINX/up/f$i.bin")")
-  cdown+=("$(timed curl -sk --fail -H "Authorization: Bearer $TOKEN" -o /dev/null "$CURL_BASE/api/v1/files/bench/f$i.bin")")
-  ndown+=("$(timed curl -sk --fail -o /dev/null "$NGINX/file.bin")")
+  if [ $((i % 2)) = 1 ]; then first=coffer second=nginx; else first=nginx second=coffer; fi
+  ${first}_up "$i"; ${second}_up "$i"
+  ${first}_down "$i"; ${second}_down "$i"
   rm -f "$work/nginx/www/up/f$i.bin"
+  curl -sk --fail -H "Authorization: Bearer $TOKEN" -X DELETE "$CURL_BASE/api/v1/files/bench/f$i.bin" >/dev/null
 done
+rm -f "$work/warm"
 rss_small=$(peak_rss_mib "$CPID")
 stop_coffer
 cu=$(printf '%s\n' "${cup[@]}" | median); cd_=$(printf '%s\n' "${cdown[@]}" | median)
