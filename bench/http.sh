@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # HTTPS transfer benchmark: Coffer (encryption at rest on) against nginx serving the same
 # file over TLS on loopback, in one run, with the same client (curl). Prints medians of
-# RUNS runs and the ratios; then peak RSS of the Coffer server for a SIZE_SMALL and a
-# SIZE_LARGE transfer; then many small uploads (files/s) on SQLite and, when
+# RUNS runs and the ratios; then peak RSS of the Coffer server for a SIZE_MB and a
+# LARGE_MB transfer; then many small uploads (files/s) on SQLite and, when
 # COFFER_BENCH_PG is a PostgreSQL DSN, on PostgreSQL.
 #
-#   bash bench/http.sh                 # 1 GiB, 3 runs
+#   bash bench/http.sh                 # 1 GiB, 4 runs
 #   SIZE_MB=256 RUNS=5 bash bench/http.sh
 #   WARM_MB=0 ...                      # no scratch file (see "Memory" below)
 set -euo pipefail
 export COFFER_ALLOW_ROOT=true # coffer serve refuses root without it; benchmarks run in a root sandbox
 cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-1024}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-4}   # even, so that each server goes first in half the runs
 LARGE_MB=${LARGE_MB:-4096}
 work=$(mktemp -d /tmp/coffer-bench.XXXXXX)
 pids=()

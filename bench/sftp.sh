@@ -5,7 +5,7 @@
 # means Coffer is faster), Coffer's server CPU seconds per GiB and peak RSS; then 1,000
 # files of 4 KiB; 50 concurrent clients x 20 MiB; and the memory of 500 idle sessions.
 #
-#   bash bench/sftp.sh                         # 1 GiB, 3 runs
+#   bash bench/sftp.sh                         # 1 GiB, 4 runs
 #   SIZE_MB=256 RUNS=1 SKIP_SMALL=1 SKIP_CONC=1 SKIP_IDLE=1 bash bench/sftp.sh
 #   KEEP_WORK=1 ...                            # keep the logs (coffer.out, sshd.log)
 #   PIN=1 ...                                  # servers on CPU 0, clients on CPU 1
@@ -19,13 +19,15 @@
 #
 # Memory: on this machine (a VM) the first touch of memory the guest has not used for a
 # while costs far more than reusing memory freed a moment ago: writing 1 GiB into a new
-# file takes 0.3 s into just-freed pages and 4-5 s into the others (dd, 2026-11-28). A
+# file takes 0.3 s into just-freed pages and 4.3-5.5 s into the others (dd, 2026-11-28). A
 # download written to a file right after the two uploads (Coffer's, in the old order)
 # took up to twice as long as the same download a moment later. So downloads go to /dev/null (the client
 # still receives, decrypts and handles every byte; the first is checked against the
 # upload, untimed); a scratch file of WARM_MB (default SIZE_MB + 64) is deleted just
 # before each timed upload, so that the server writes into just-freed memory, and
-# written again after it, untimed; and which server goes first alternates from run to run.
+# written again after it, untimed; every timed transfer starts after a sync, so none
+# pays for writing back what the one before left dirty (sshd syncs nothing); and which
+# server goes first alternates from run to run (RUNS is even).
 #
 # Coffer allows 20 sessions per user and 500 in all (internal/sftpd defaults), and a key
 # signs in one user only: the concurrent and idle phases use 50 users u01..u50, each with
@@ -39,7 +41,7 @@ if [ -n "${PIN:-}" ]; then
   [ "$(nproc)" -ge 2 ] || { echo "bench: PIN=1 needs 2 CPUs" >&2; exit 1; }
   SRV=(taskset -c 0); CLI=(taskset -c 1)
 fi
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-4}   # even, so that each server goes first in half the runs
 CONC=${CONC:-50}            # concurrent clients
 CONC_MB=${CONC_MB:-20}      # MiB each
 IDLE=${IDLE:-500}           # idle sessions
@@ -99,7 +101,10 @@ head -c "$bytes" /dev/urandom > "$work/file.bin"
 # after (untimed); see "Memory" above.
 warm_mb=${WARM_MB:-$((SIZE_MB + 64))}
 warm_done() { [ "$warm_mb" = 0 ] || dd if=/dev/zero of="$work/warm" bs=1M count="$warm_mb" status=none; }
-warm_up() { rm -f "$work/warm"; }
+warm_up() { sync; rm -f "$work/warm"; }
+# settle: no dirty pages left by the transfer before (sshd's uploads are not synced, the
+# scratch file is not) to be written back during the next timed one.
+settle() { sync; }
 warm_done
 
 # Keys: "bench" for the transfers, u01..u50 for the concurrent and idle sessions.
@@ -196,13 +201,13 @@ for cipher in $CIPHERS; do
   }
   coffer_down() {
     printf 'get /f%s.bin /dev/null\n' "$1" > "$work/b.batch"
-    local c0 t0; c0=$(cpu_own "$CPID"); t0=$(now)
+    settle; local c0 t0; c0=$(cpu_own "$CPID"); t0=$(now)
     sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
     cdown+=("$(since "$t0")"); ccpu_down=$(awk -v a="$ccpu_down" -v b="$c0" -v c="$(cpu_own "$CPID")" 'BEGIN {print a+c-b}')
   }
   openssh_down() {
     printf 'get %s/f%s.bin /dev/null\n' "$work/ossh" "$1" > "$work/b.batch"
-    local c0 t0; c0=$(cpu_tree "$SSHD"); t0=$(now)
+    settle; local c0 t0; c0=$(cpu_tree "$SSHD"); t0=$(now)
     sftp_run "$oport" root "$KEY" "$cipher" "$work/b.batch"
     odown+=("$(since "$t0")"); sleep 0.2; ocpu_down=$(awk -v a="$ocpu_down" -v b="$c0" -v c="$(cpu_tree "$SSHD")" 'BEGIN {print a+c-b}')
   }
@@ -233,6 +238,7 @@ for cipher in $CIPHERS; do
     "$(awk -v c="$ocpu_up" -v n="$n" 'BEGIN {print c/n}')" "$(awk -v c="$ocpu_down" -v n="$n" 'BEGIN {print c/n}')"
   echo "  runs (s): coffer up ${cup[*]} | down ${cdown[*]} | openssh up ${oup[*]} | down ${odown[*]}"
 done
+rm -f "$work/warm"
 echo "  peak RSS (VmHWM) of coffer over all the transfers above: $(hwm_mib "$CPID") MiB"
 
 # --- 1,000 files of 4 KiB, one sftp session with 1,000 put lines, then one with 1,000 get lines.
@@ -252,8 +258,13 @@ small_round() {  # small_round PORT USER REMOTE_DIR -> sets SUP SDOWN (seconds)
 }
 csu=(); csd=(); osu=(); osd=()
 for i in $(seq "$RUNS"); do
-  small_round "$cport" bench "/small$i"; csu+=("$SUP"); csd+=("$SDOWN")
-  small_round "$oport" root "$work/ossh/small$i"; osu+=("$SUP"); osd+=("$SDOWN")
+  if [ $((i % 2)) = 1 ]; then
+    small_round "$cport" bench "/small$i"; csu+=("$SUP"); csd+=("$SDOWN")
+    small_round "$oport" root "$work/ossh/small$i"; osu+=("$SUP"); osd+=("$SDOWN")
+  else
+    small_round "$oport" root "$work/ossh/small$i"; osu+=("$SUP"); osd+=("$SDOWN")
+    small_round "$cport" bench "/small$i"; csu+=("$SUP"); csd+=("$SDOWN")
+  fi
 done
 fps() { awk -v s="$1" 'BEGIN {printf "%.0f", 1000/s}'; }
 a=$(printf '%s\n' "${csu[@]}" | median); b=$(printf '%s\n' "${osu[@]}" | median)
