@@ -86,14 +86,17 @@ cup=(); cdown=(); nup=(); ndown=()
 # Memory: writing into memory this VM's guest has not used lately costs far more than
 # reusing memory freed a moment ago (docs/performance.md, "The bench measured the VM's
 # memory"). So a scratch file is freed just before each timed upload and written again
-# after it, untimed; each run deletes its uploads; and who goes first alternates.
+# after it, untimed; each run deletes its uploads; every timed transfer starts after a
+# sync, so none pays for writing back what the one before left dirty (nginx syncs
+# nothing); and who goes first alternates.
+settle() { sync; }
 warm_mb=${WARM_MB:-$((SIZE_MB + 64))}
 warm_done() { [ "$warm_mb" = 0 ] || dd if=/dev/zero of="$work/warm" bs=1M count="$warm_mb" status=none; }
-warm_up() { rm -f "$work/warm"; }
+warm_up() { settle; rm -f "$work/warm"; }
 coffer_up() { warm_up; cup+=("$(timed curl -sk --fail -H "Authorization: Bearer $TOKEN" -T "$work/file.bin" "$CURL_BASE/api/v1/files/bench/f$1.bin")"); warm_done; }
 nginx_up() { warm_up; nup+=("$(timed curl -sk --fail -T "$work/file.bin" "$NGINX/up/f$1.bin")"); warm_done; }
-coffer_down() { cdown+=("$(timed curl -sk --fail -H "Authorization: Bearer $TOKEN" -o /dev/null "$CURL_BASE/api/v1/files/bench/f$1.bin")"); }
-nginx_down() { ndown+=("$(timed curl -sk --fail -o /dev/null "$NGINX/up/f$1.bin")"); }
+coffer_down() { settle; cdown+=("$(timed curl -sk --fail -H "Authorization: Bearer $TOKEN" -o /dev/null "$CURL_BASE/api/v1/files/bench/f$1.bin")"); }
+nginx_down() { settle; ndown+=("$(timed curl -sk --fail -o /dev/null "$NGINX/up/f$1.bin")"); }
 warm_done
 for i in $(seq "$RUNS"); do
   if [ $((i % 2)) = 1 ]; then first=coffer second=nginx; else first=nginx second=coffer; fi

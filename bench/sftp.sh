@@ -19,11 +19,11 @@
 #
 # Memory: on this machine (a VM) the first touch of memory the guest has not used for a
 # while costs far more than reusing memory freed a moment ago: writing 1 GiB into a new
-# file takes 0.3 s into just-freed pages and 4.3-5.5 s into the others (dd, 2026-11-28). A
-# download written to a file right after the two uploads (Coffer's, in the old order)
-# took up to twice as long as the same download a moment later. So downloads go to /dev/null (the client
-# still receives, decrypts and handles every byte; the first is checked against the
-# upload, untimed); a scratch file of WARM_MB (default SIZE_MB + 64) is deleted just
+# file takes 0.3 s into just-freed pages and 4.3-5.5 s into the others (dd, 2026-11-28).
+# A download written to a file right after the two uploads (Coffer's, in the old order)
+# took up to twice as long as the same download a moment later. So downloads go to
+# /dev/null (the client still receives, decrypts and handles every byte; the first is
+# checked against the upload, untimed); a scratch file of WARM_MB (default SIZE_MB + 64) is deleted just
 # before each timed upload, so that the server writes into just-freed memory, and
 # written again after it, untimed; every timed transfer starts after a sync, so none
 # pays for writing back what the one before left dirty (sshd syncs nothing); and which
@@ -97,14 +97,14 @@ go build -o "$work/coffer" ./cmd/coffer
 go build -o "$work/sftpload" ./bench/sftpload
 bytes=$((SIZE_MB << 20))
 head -c "$bytes" /dev/urandom > "$work/file.bin"
-# warm_up / warm_done: free the scratch file just before a timed upload, write it again
-# after (untimed); see "Memory" above.
+# settle: no dirty pages left by the transfer before (sshd's uploads are not synced, the
+# scratch file is not) to be written back during the next timed one. warm_up / warm_done:
+# free the scratch file just before a timed upload, write it again after (untimed). See
+# "Memory" above.
+settle() { sync; }
 warm_mb=${WARM_MB:-$((SIZE_MB + 64))}
 warm_done() { [ "$warm_mb" = 0 ] || dd if=/dev/zero of="$work/warm" bs=1M count="$warm_mb" status=none; }
-warm_up() { sync; rm -f "$work/warm"; }
-# settle: no dirty pages left by the transfer before (sshd's uploads are not synced, the
-# scratch file is not) to be written back during the next timed one.
-settle() { sync; }
+warm_up() { settle; rm -f "$work/warm"; }
 warm_done
 
 # Keys: "bench" for the transfers, u01..u50 for the concurrent and idle sessions.
@@ -177,40 +177,40 @@ sftp_run "$oport" root "$KEY" aes128-gcm@openssh.com "$work/pwd.batch"
 echo "SFTP transfer of $SIZE_MB MiB, OpenSSH sftp client on loopback, median of $RUNS runs ($(date -u +%FT%TZ), $(nproc) cores, $(ssh -V 2>&1))${PIN:+, servers pinned to CPU 0 and clients to CPU 1}"
 echo "  ratio = coffer MB/s / openssh MB/s (OpenSSH sshd + internal-sftp writing plain files; Coffer encrypts at rest)"
 gib=$(awk -v b="$bytes" 'BEGIN {print b/1073741824}')
+# One timed transfer each, with the cipher of the loop below: ${side}_up I / ${side}_down I
+# append the seconds and add the server's CPU seconds. Downloads go to /dev/null (see
+# "Memory" above); the first run's Coffer download is compared with the upload, untimed.
+coffer_up() {
+  printf 'put %s /f%s.bin\n' "$work/file.bin" "$1" > "$work/b.batch"
+  warm_up; local c0 t0; c0=$(cpu_own "$CPID"); t0=$(now)
+  sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
+  cup+=("$(since "$t0")"); ccpu_up=$(awk -v a="$ccpu_up" -v b="$c0" -v c="$(cpu_own "$CPID")" 'BEGIN {print a+c-b}')
+  warm_done
+  [ "$(remote_size "$cport" bench "$KEY" "f$1.bin")" = "$bytes" ] || die "coffer: /f$1.bin has the wrong size after upload"
+}
+openssh_up() {
+  printf 'put %s %s/f%s.bin\n' "$work/file.bin" "$work/ossh" "$1" > "$work/b.batch"
+  warm_up; local c0 t0; c0=$(cpu_tree "$SSHD"); t0=$(now)
+  sftp_run "$oport" root "$KEY" "$cipher" "$work/b.batch"
+  oup+=("$(since "$t0")"); sleep 0.2; ocpu_up=$(awk -v a="$ocpu_up" -v b="$c0" -v c="$(cpu_tree "$SSHD")" 'BEGIN {print a+c-b}')
+  warm_done
+  check_size "$work/ossh/f$1.bin" "$bytes"
+}
+coffer_down() {
+  printf 'get /f%s.bin /dev/null\n' "$1" > "$work/b.batch"
+  settle; local c0 t0; c0=$(cpu_own "$CPID"); t0=$(now)
+  sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
+  cdown+=("$(since "$t0")"); ccpu_down=$(awk -v a="$ccpu_down" -v b="$c0" -v c="$(cpu_own "$CPID")" 'BEGIN {print a+c-b}')
+}
+openssh_down() {
+  printf 'get %s/f%s.bin /dev/null\n' "$work/ossh" "$1" > "$work/b.batch"
+  settle; local c0 t0; c0=$(cpu_tree "$SSHD"); t0=$(now)
+  sftp_run "$oport" root "$KEY" "$cipher" "$work/b.batch"
+  odown+=("$(since "$t0")"); sleep 0.2; ocpu_down=$(awk -v a="$ocpu_down" -v b="$c0" -v c="$(cpu_tree "$SSHD")" 'BEGIN {print a+c-b}')
+}
 for cipher in $CIPHERS; do
   cup=(); cdown=(); oup=(); odown=()
   ccpu_up=0; ccpu_down=0; ocpu_up=0; ocpu_down=0
-  # One timed transfer each: ${side}_up I / ${side}_down I append the seconds and add the
-  # server's CPU seconds. Downloads go to /dev/null (see "Memory" above); the first run's
-  # Coffer download is compared byte for byte with the upload, untimed.
-  coffer_up() {
-    printf 'put %s /f%s.bin\n' "$work/file.bin" "$1" > "$work/b.batch"
-    warm_up; local c0 t0; c0=$(cpu_own "$CPID"); t0=$(now)
-    sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
-    cup+=("$(since "$t0")"); ccpu_up=$(awk -v a="$ccpu_up" -v b="$c0" -v c="$(cpu_own "$CPID")" 'BEGIN {print a+c-b}')
-    warm_done
-    [ "$(remote_size "$cport" bench "$KEY" "f$1.bin")" = "$bytes" ] || die "coffer: /f$1.bin has the wrong size after upload"
-  }
-  openssh_up() {
-    printf 'put %s %s/f%s.bin\n' "$work/file.bin" "$work/ossh" "$1" > "$work/b.batch"
-    warm_up; local c0 t0; c0=$(cpu_tree "$SSHD"); t0=$(now)
-    sftp_run "$oport" root "$KEY" "$cipher" "$work/b.batch"
-    oup+=("$(since "$t0")"); sleep 0.2; ocpu_up=$(awk -v a="$ocpu_up" -v b="$c0" -v c="$(cpu_tree "$SSHD")" 'BEGIN {print a+c-b}')
-    warm_done
-    check_size "$work/ossh/f$1.bin" "$bytes"
-  }
-  coffer_down() {
-    printf 'get /f%s.bin /dev/null\n' "$1" > "$work/b.batch"
-    settle; local c0 t0; c0=$(cpu_own "$CPID"); t0=$(now)
-    sftp_run "$cport" bench "$KEY" "$cipher" "$work/b.batch"
-    cdown+=("$(since "$t0")"); ccpu_down=$(awk -v a="$ccpu_down" -v b="$c0" -v c="$(cpu_own "$CPID")" 'BEGIN {print a+c-b}')
-  }
-  openssh_down() {
-    printf 'get %s/f%s.bin /dev/null\n' "$work/ossh" "$1" > "$work/b.batch"
-    settle; local c0 t0; c0=$(cpu_tree "$SSHD"); t0=$(now)
-    sftp_run "$oport" root "$KEY" "$cipher" "$work/b.batch"
-    odown+=("$(since "$t0")"); sleep 0.2; ocpu_down=$(awk -v a="$ocpu_down" -v b="$c0" -v c="$(cpu_tree "$SSHD")" 'BEGIN {print a+c-b}')
-  }
   for i in $(seq "$RUNS"); do
     # Who goes first alternates from run to run, so that neither server always meets
     # the machine in the state the other left it in.
