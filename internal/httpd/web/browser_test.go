@@ -147,17 +147,35 @@ func TestBrowserUpload(t *testing.T) {
 		t.Fatalf("the listing shows %q, %v; want the hostile name as text first", names, err)
 	}
 
-	err = chromedp.Do(ctx,
-		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]:not([webkitdirectory])`), []string{local}),
-		chromedp.WaitVisible(chromedp.CSS(`#uploads`)),
-	)
+	// The progress panel opens when the file is chosen, and the page reloads once the
+	// upload is done; a fast upload can reload before a test sees the panel (waiting for
+	// it then hung until the deadline). So the page itself records, in sessionStorage
+	// (which a reload keeps), that the panel showed the file's row.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const panel = document.getElementById("uploads");
+		new MutationObserver(() => {
+			const row = panel.querySelector(".upload-name");
+			if (!panel.hidden && row && row.textContent === "/run-0427.bin") sessionStorage.setItem("panel", "shown");
+		}).observe(panel, { attributes: true, childList: true, subtree: true });
+		return true;
+	})()`))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]:not([webkitdirectory])`), []string{local})); err != nil {
 		t.Fatalf("choose the file: %v", err)
 	}
-	// When every upload is done the page reloads and lists the new file.
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`tr[data-name="run-0427.bin"]`))); err != nil {
+	// When every upload is done the page reloads and lists the new file. The wait ends
+	// before the test's deadline, so that the page can still be read to say why.
+	wait, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	err = chromedp.Do(wait, chromedp.WaitVisible(chromedp.CSS(`tr[data-name="run-0427.bin"]`)))
+	cancel()
+	if err != nil {
 		msg, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(`body`)))
 		t.Fatalf("the uploaded file is not listed: %v\n%s", err, msg)
+	}
+	if shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("panel") || ""`)); err != nil || shown != "shown" {
+		t.Fatalf("the progress panel did not show the upload (%q, %v)", shown, err)
 	}
 	shot(t, ctx, "files.png")
 	e2, err := e.Core.Files.Stat(context.Background(), p, "/run-0427.bin")
