@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/auth"
@@ -22,8 +23,10 @@ import (
 //
 // What a session can hold is bounded: requests read and not yet released take tokens of
 // a budget of requestBudget bytes (the reader stops reading when it is spent), an upload
-// queues at most uploadQueue of them, a download reads ahead one block, and at most
-// maxOpenHandles files and directories are open.
+// queues at most uploadQueue of them, writes ahead of their upload's stream wait in
+// copies of at most maxPendingBytes per session (and maxReorderBytes for the server), a
+// download reads ahead one block, and at most maxOpenHandles files and directories are
+// open.
 const (
 	budgetUnit    = 64 << 10
 	requestBudget = 16 * budgetUnit // 1 MiB of requests read ahead per session
@@ -47,10 +50,38 @@ type inPacket struct {
 }
 
 // packetSource owns the buffers and the budget that inPackets take; release gives both
-// back, from whichever goroutine is done with the packet.
+// back, from whichever goroutine is done with the packet. It also counts the copies of
+// writes that arrived ahead of their upload's stream (see writer.go), against a limit
+// per session and one for the whole server.
 type packetSource struct {
-	pool   *bufferPool
-	budget chan struct{} // a token per budgetUnit bytes held
+	pool    *bufferPool
+	budget  chan struct{} // a token per budgetUnit bytes held
+	held    atomic.Int64  // bytes of this session's reorder copies
+	allHeld *atomic.Int64 // of all sessions'
+}
+
+// hold counts n bytes of a reorder copy, or reports false if that would take the session
+// past maxPendingBytes or the server past maxReorderBytes.
+func (ps *packetSource) hold(n int) bool {
+	if ps.held.Add(int64(n)) > maxPendingBytes {
+		ps.held.Add(-int64(n))
+		return false
+	}
+	if ps.allHeld.Add(int64(n)) > maxReorderBytes {
+		ps.allHeld.Add(-int64(n))
+		ps.held.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// drop gives back what a piece holds: its packet, or the count of its reorder copy.
+func (ps *packetSource) drop(pc piece) {
+	ps.release(pc.pkt)
+	if pc.held > 0 {
+		ps.held.Add(-int64(pc.held))
+		ps.allHeld.Add(-int64(pc.held))
+	}
 }
 
 func (ps *packetSource) release(p inPacket) {
@@ -94,7 +125,7 @@ type session struct {
 func newSession(srv *Server, p auth.Principal, ctx context.Context, ch io.ReadWriter) *session {
 	return &session{
 		srv: srv, p: p, ctx: ctx, ch: ch,
-		src:     &packetSource{pool: srv.pool, budget: make(chan struct{}, requestBudget/budgetUnit)},
+		src:     &packetSource{pool: srv.pool, budget: make(chan struct{}, requestBudget/budgetUnit), allHeld: &srv.reordered},
 		in:      make(chan inPacket, requestBudget/budgetUnit),
 		stop:    make(chan struct{}),
 		handles: map[string]*openHandle{},
@@ -156,6 +187,12 @@ func (s *session) readLoop() {
 			case s.src.budget <- struct{}{}:
 			case <-s.stop:
 				s.src.release(inPacket{units: i})
+				return
+			case <-s.ctx.Done():
+				// The connection ended while the budget was spent: the loop, waiting
+				// for a request, learns it here (the channel is not read meanwhile).
+				s.src.release(inPacket{units: i})
+				deliver(inPacket{err: io.ErrUnexpectedEOF})
 				return
 			}
 		}

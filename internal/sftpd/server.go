@@ -103,6 +103,8 @@ type Server struct {
 	unauth chan struct{} // a slot per connection not yet authenticated
 	pool   *bufferPool   // packet and read-ahead buffers, shared by all sessions
 
+	reordered atomic.Int64 // bytes of all sessions' reorder copies (packetSource.hold)
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}

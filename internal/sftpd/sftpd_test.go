@@ -60,6 +60,7 @@ func code(err error) uint32 {
 }
 
 const (
+	fxOK          = 0
 	fxNoSuchFile  = 2
 	fxPermission  = 3
 	fxFailure     = 4

@@ -21,18 +21,24 @@ import (
 // announces, in flight); a write a little ahead of the stream (a client with concurrent
 // writers) waits, copied, in a reorder buffer of up to these limits; a client that jumps
 // further (or back) is refused: random-access writes are not supported (resuming an
-// interrupted upload starts a new stream at its end).
+// interrupted upload starts a new stream at its end). The copies count against the
+// session until Create has read them (all its uploads together: maxPendingBytes), and
+// against the server (maxReorderBytes), so that no client can make the server hold more
+// by opening more files or sessions; a write past either limit fails its upload.
 const (
 	maxPendingPieces = 64
 	maxPendingBytes  = 4 << 20
+	maxReorderBytes  = 64 << 20
 	uploadQueue      = 8 // WRITEs queued for files.Create; each holds its packet's budget
 )
 
 // piece is data for the stream, in the packet it came in (or, from the reorder buffer,
-// in a buffer of its own: pkt is then empty).
+// in a copy of its own: pkt is then empty and held its length). packetSource.drop gives
+// back what it holds.
 type piece struct {
 	data []byte
 	pkt  inPacket
+	held int
 }
 
 // upload is a file open for writing. Only the session's loop calls its methods; the
@@ -47,13 +53,12 @@ type upload struct {
 	res  error         // Create's error, set before done is closed
 	body *uploadBody
 
-	start    int64            // where the stream starts: the size of the partial upload it resumes, or 0
-	pos      int64            // bytes queued so far (from the file's start)
-	pending  map[int64][]byte // pieces beyond pos
-	pendingN int
-	failed   error // sticky: the first error, reported on every later call
-	closed   bool
-	mtime    time.Time // set by setstat while open; published with the file (ModifiedLate)
+	start   int64           // where the stream starts: the size of the partial upload it resumes, or 0
+	pos     int64           // bytes queued so far (from the file's start)
+	pending map[int64]piece // pieces beyond pos, copied
+	failed  error           // sticky: the first error, reported on every later call
+	closed  bool
+	mtime   time.Time // set by setstat while open; published with the file (ModifiedLate)
 }
 
 // startUpload begins files.Create at path and returns once Create has either accepted
@@ -64,7 +69,7 @@ type upload struct {
 // caller's partial upload of offset bytes at path.
 func (s *session) startUpload(path string, resume bool, offset int64) (*upload, error) {
 	u := &upload{path: path, sess: s, q: make(chan piece, uploadQueue), done: make(chan struct{}),
-		pending: map[int64][]byte{}, pos: offset, start: offset}
+		pending: map[int64]piece{}, pos: offset, start: offset}
 	u.body = &uploadBody{u: u}
 	accepted := make(chan struct{})
 	opt := files.CreateOptions{Size: -1, Resumable: true, Resume: resume, Offset: offset,
@@ -76,8 +81,17 @@ func (s *session) startUpload(path string, resume bool, offset int64) (*upload, 
 	// all of it as a partial upload.
 	ctx := context.WithoutCancel(s.ctx)
 	go func() {
-		defer close(u.done)
 		_, u.res = s.srv.cfg.Files.Create(ctx, s.p, path, u.body, opt)
+		// Give back at once what Create left unread (it stopped early: quota, storage):
+		// those packets hold the session's request budget, and the loop, which learns
+		// that Create stopped only at its next WRITE or CLOSE, cannot read either while
+		// the budget is spent. What the loop queues until it closes q goes back too.
+		s.src.drop(u.body.cur)
+		u.body.cur = piece{}
+		close(u.done)
+		for pc := range u.q {
+			s.src.drop(pc)
+		}
 	}()
 	select {
 	case <-accepted:
@@ -95,7 +109,7 @@ type uploadBody struct {
 
 func (b *uploadBody) Read(p []byte) (int, error) {
 	for len(b.cur.data) == 0 {
-		b.u.sess.src.release(b.cur.pkt)
+		b.u.sess.src.drop(b.cur)
 		b.cur = piece{}
 		pc, ok := <-b.u.q
 		if !ok {
@@ -128,13 +142,20 @@ func (u *upload) write(pkt inPacket, data []byte, off int64) error {
 		return u.fail(status(fxOpUnsupported, fmt.Sprintf(
 			"write at offset %d, before the %d bytes already written: this server stores uploads as one sequential stream (no random-access writes); upload the whole file again", off, u.pos)))
 	case off > u.pos:
-		u.sess.src.release(pkt)
-		if _, dup := u.pending[off]; dup || len(u.pending) >= maxPendingPieces || u.pendingN+len(data) > maxPendingBytes || off-u.pos > maxPendingBytes {
+		if _, dup := u.pending[off]; dup || len(u.pending) >= maxPendingPieces || off-u.pos > maxPendingBytes {
+			u.sess.src.release(pkt)
 			return u.fail(status(fxOpUnsupported, fmt.Sprintf(
 				"write at offset %d, too far beyond the %d bytes written so far: this server stores uploads as one sequential stream (no random-access writes; to continue an interrupted upload, resume from its size)", off, u.pos)))
 		}
-		u.pending[off] = bytes.Clone(data)
-		u.pendingN += len(data)
+		if !u.sess.src.hold(len(data)) {
+			u.sess.src.release(pkt)
+			return u.fail(status(fxFailure, fmt.Sprintf(
+				"write at offset %d, ahead of the %d bytes written so far, with too much already waiting for earlier writes (at most %d MiB per session, across its files): write each file in order, or with fewer writes in flight", off, u.pos, maxPendingBytes>>20)))
+		}
+		// Copied before the packet goes back: its buffer is the pool's, and another
+		// session may read its next packet into it at once.
+		u.pending[off] = piece{data: bytes.Clone(data), held: len(data)}
+		u.sess.src.release(pkt)
 		return nil
 	}
 	// In order: queue it, then whatever waited for it.
@@ -142,13 +163,12 @@ func (u *upload) write(pkt inPacket, data []byte, off int64) error {
 		return err
 	}
 	for {
-		q, ok := u.pending[u.pos]
+		pc, ok := u.pending[u.pos]
 		if !ok {
 			return nil
 		}
 		delete(u.pending, u.pos)
-		u.pendingN -= len(q)
-		if err := u.queue(piece{data: q}); err != nil {
+		if err := u.queue(pc); err != nil {
 			return err
 		}
 	}
@@ -158,7 +178,7 @@ func (u *upload) write(pkt inPacket, data []byte, off int64) error {
 // back-pressure on the client.
 func (u *upload) queue(pc piece) error {
 	if len(pc.data) == 0 {
-		u.sess.src.release(pc.pkt)
+		u.sess.src.drop(pc)
 		return nil
 	}
 	select {
@@ -172,7 +192,7 @@ func (u *upload) queue(pc piece) error {
 		}
 	}
 	// Create stopped (quota, storage...): its error says why.
-	u.sess.src.release(pc.pkt)
+	u.sess.src.drop(pc)
 	return u.fail(u.result(status(fxFailure, "the upload has ended")))
 }
 
@@ -216,16 +236,13 @@ func (u *upload) close() error {
 	if u.failed == nil && len(u.pending) > 0 {
 		u.fail(status(fxFailure, fmt.Sprintf("the upload has a gap at offset %d: nothing was stored", u.pos)))
 	}
+	for _, pc := range u.pending {
+		u.sess.src.drop(pc)
+	}
 	u.pending = nil
 	failed := u.failed
-	u.endQueue(io.EOF)
+	u.endQueue(io.EOF) // Create's goroutine gives back what it leaves unread
 	<-u.done
-	// Give back what Create left unread.
-	u.sess.src.release(u.body.cur.pkt)
-	u.body.cur = piece{}
-	for pc := range u.q {
-		u.sess.src.release(pc.pkt)
-	}
 	if failed != nil {
 		return failed
 	}
