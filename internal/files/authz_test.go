@@ -3,6 +3,7 @@ package files_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +298,81 @@ func TestNamesDoNotLeak(t *testing.T) {
 				t.Errorf("Stat %s: %q, want %q", path, msg, want)
 			}
 		}
+	})
+}
+
+// meanwhile is an upload's body that runs change once its bytes are read, before it
+// ends: what an administrator does while a long upload is under way.
+type meanwhile struct {
+	data   []byte
+	change func()
+}
+
+func (m *meanwhile) Read(p []byte) (int, error) {
+	if len(m.data) > 0 {
+		n := copy(p, m.data)
+		m.data = m.data[n:]
+		return n, nil
+	}
+	if m.change != nil {
+		m.change()
+		m.change = nil
+	}
+	return 0, io.EOF
+}
+
+// An upload checks its account and its right to write again when it publishes: one
+// that outlasts the account, or the grant it started with, publishes nothing, stores
+// nothing, and is audited as denied.
+func TestUploadRevokedMeanwhile(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn, nil)
+		q := f.db.Q()
+		results := f.folder("results", 0)
+		cases := []struct {
+			name   string
+			grant  authz.Perm // before the upload; every user has all permissions in their home
+			path   string
+			change func(p auth.Principal)
+			want   errs.Kind
+		}{
+			{"account disabled", 0, "/late.csv", func(p auth.Principal) {
+				if err := q.SetDisabled(f.ctx, p.UserID, true); err != nil {
+					t.Error(err)
+				}
+			}, errs.Unauthenticated},
+			{"write revoked", allPerms, "/results/late.csv", func(p auth.Principal) {
+				f.grant(results, p, authz.List|authz.Read)
+			}, errs.Permission},
+			{"grant removed", allPerms, "/results/late.csv", func(p auth.Principal) {
+				if err := q.DeleteUserGrant(f.ctx, results, p.UserID); err != nil {
+					t.Error(err)
+				}
+			}, errs.Permission},
+		}
+		for i, c := range cases {
+			p := f.user(fmt.Sprintf("user%d", i), 0)
+			if c.grant != 0 {
+				f.grant(results, p, c.grant)
+			}
+			body := &meanwhile{data: randomBytes(100 << 10), change: func() { c.change(p) }}
+			_, err := f.svc.Create(f.ctx, p, c.path, body, files.CreateOptions{Size: -1})
+			wantKind(t, c.name, err, c.want)
+			if rec := f.lastRecord(audit.ActFileUpload, c.path); rec.Actor != p.Name || rec.Result != audit.Denied {
+				t.Errorf("%s: the last upload record is %s's, %q; want %s's, denied", c.name, rec.Actor, rec.Result, p.Name)
+			}
+		}
+		// Nothing was published: the first user, enabled again, and a member of the
+		// folder find no file, and no blob is left.
+		first, err := q.UserByName(f.ctx, "user0")
+		if err != nil || q.SetDisabled(f.ctx, first.ID, false) != nil {
+			t.Fatal(err)
+		}
+		f.absent(auth.Principal{UserID: first.ID, Name: first.Name}, "/late.csv")
+		member := f.user("member", 0)
+		f.grant(results, member, allPerms)
+		f.absent(member, "/results/late.csv")
+		f.clean(0)
 	})
 }

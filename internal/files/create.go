@@ -214,6 +214,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		if err := lockFolders(ctx, q, l.folder.ID); err != nil {
 			return err
 		}
+		if err := s.stillWritable(ctx, q, p, l); err != nil {
+			return err
+		}
 		if resumed != nil {
 			if _, err := current(ctx, q, *resumed); err != nil {
 				return err
@@ -284,6 +287,28 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	}
 	s.collect(ctx, garbage)
 	return out, nil
+}
+
+// stillWritable checks again, in the transaction that publishes an upload to l, that
+// p's account may sign in and may write there: an upload may take hours, and an
+// account disabled or a grant revoked meanwhile must not still publish its file.
+func (s *Service) stillWritable(ctx context.Context, q db.Q, p auth.Principal, l loc) error {
+	v, err := s.viewIn(ctx, q, p)
+	if err != nil {
+		return err
+	}
+	comps, err := ParsePath(l.path)
+	if err != nil {
+		return err
+	}
+	now := v.resolve(l.path, comps)
+	if now.folder.ID != l.folder.ID {
+		return errs.E(errs.Permission, errs.Path(l.path), "the folder is no longer shared with you: the upload was not stored")
+	}
+	if !v.allowed(now, authz.Write) {
+		return denied("", v, now, "upload")
+	}
+	return nil
 }
 
 // claim forgets the pending row of st's blob id in the transaction that publishes it;

@@ -94,7 +94,11 @@ func (l loc) isRoot() bool { return l.mount == "" && len(l.rel) == 0 }
 func (l loc) isMount() bool { return l.mount != "" && len(l.rel) == 0 }
 
 func (s *Service) view(ctx context.Context, p auth.Principal) (view, error) {
-	q := s.db.Q()
+	return s.viewIn(ctx, s.db.Q(), p)
+}
+
+// viewIn is view, read with q (a transaction's).
+func (s *Service) viewIn(ctx context.Context, q db.Q, p auth.Principal) (view, error) {
 	u, err := q.UserByID(ctx, p.UserID)
 	if err != nil {
 		if errs.Is(errs.NotFound, err) {
