@@ -47,6 +47,15 @@ func (r *Reader) Size() int64 { return r.Entry.Size }
 // do nothing. failure, if not nil, is recorded as the outcome (e.g. the client left).
 func (r *Reader) Close() error { return r.CloseWith(nil) }
 
+// CloseSent is CloseWith, recording sent as the bytes the client received in place of
+// the bytes read, for a protocol that reads ahead in blocks (SFTP: a resumed download
+// reads from the start of its first block, and a cut one reads a block it never sends).
+// Call it once no ReadAt is under way.
+func (r *Reader) CloseSent(sent int64, failure error) error {
+	r.n.Store(sent)
+	return r.CloseWith(failure)
+}
+
 // CloseWith is Close, recording failure as the download's outcome.
 func (r *Reader) CloseWith(failure error) error {
 	var err error

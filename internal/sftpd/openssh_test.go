@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/accounts"
+	"github.com/coffer-mft/coffer/internal/audit"
+	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/sftpd"
 )
 
@@ -130,6 +132,12 @@ func TestOpenSSHClients(t *testing.T) {
 	}
 	if back, err := os.ReadFile(partial); err != nil || !bytes.Equal(back, content) {
 		t.Fatalf("reget left %d bytes (want %d), %v", len(back), len(content), err)
+	}
+	// Audited with the bytes sent, not those read ahead from the start of the first
+	// 512 KiB block.
+	recs, err := e.Core.DB.Q().AuditQuery(context.Background(), db.AuditFilter{Actor: "kate", Action: audit.ActFileDownload, PathPart: "/scp copy.txt"}, 1)
+	if err != nil || len(recs) != 1 || recs[0].Bytes != int64(len(content)-200_000) {
+		t.Errorf("the reget is audited as %+v (%v); want %d bytes", recs, err, len(content)-200_000)
 	}
 
 	// Legacy scp (a remote command) and a shell are refused with a clear message.

@@ -32,6 +32,7 @@ type download struct {
 	cur  *rblock // the block being served: ready, without error; or nil
 	next *rblock // the block after cur, being filled or filled; or nil
 	end  int64   // where the previous read ended: a read starting here is sequential
+	sent int64   // bytes served, which the audit record counts
 }
 
 func newDownload(r *files.Reader, pool *bufferPool) *download {
@@ -117,6 +118,7 @@ func (d *download) readInto(dst []byte, off int64) (int, error) {
 		off += int64(m)
 	}
 	d.end = off
+	d.sent += int64(n)
 	if sequential && d.next == nil && d.cur != nil && (d.cur.idx+1)*readBlockSize < d.size {
 		d.next = &rblock{idx: d.cur.idx + 1, ready: make(chan struct{})}
 		go d.fill(d.next)
@@ -125,10 +127,10 @@ func (d *download) readInto(dst []byte, off int64) (int, error) {
 }
 
 // close gives the buffers back and closes the file, which audits the download with the
-// bytes read; cause, if not nil, records it as interrupted.
+// bytes served (not those read ahead); cause, if not nil, records it as interrupted.
 func (d *download) close(cause error) error {
 	d.drop(d.cur)
 	d.drop(d.next)
 	d.cur, d.next = nil, nil
-	return d.r.CloseWith(cause)
+	return d.r.CloseSent(d.sent, cause)
 }
