@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/coffer-mft/coffer/internal/audit"
@@ -120,13 +121,15 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 		// A partial upload being resumed is charged already, as its bytes will be in the
 		// file: the room is for the rest.
 		room := f.QuotaBytes - f.UsedBytes + replaced
-		if opt.Size >= 0 && opt.Size-opt.Offset > room {
+		if opt.Size >= 0 && opt.Size-opt.Offset > room-s.inflight.of(f.ID) {
 			release()
 			return Entry{}, quotaError(f)
 		}
 		// A body of unknown length is cut off as soon as it passes the room left, so that
 		// nobody can fill the disk past their quota, even for the length of an upload.
-		r = &quotaReader{r: r, left: room, folder: f}
+		qr := s.quotaReader(r, room, f)
+		defer qr.done()
+		r = qr
 	}
 
 	id := blob.NewID()
@@ -513,23 +516,80 @@ func quotaError(f db.Folder) error {
 		f.UsedBytes, f.QuotaBytes))
 }
 
-// quotaReader fails with Quota once more than left bytes were read.
+// quotaReader fails with Quota once the bytes read by all uploads under way into its
+// folder (on this node: s.inflight) pass room, the room left when it began. So several
+// uploads at once cannot hold more than the quota either, for as long as they run.
+// Call done once the upload is published or dropped.
+func (s *Service) quotaReader(r io.Reader, room int64, f db.Folder) *quotaReader {
+	return &quotaReader{r: r, room: room, folder: f, in: &s.inflight}
+}
+
 type quotaReader struct {
 	r      io.Reader
-	left   int64
+	room   int64
 	folder db.Folder
+	in     *inflight
+	held   int64 // bytes read, counted in in
+	over   bool
 }
 
 func (q *quotaReader) Read(p []byte) (int, error) {
 	// Once over, stay over without reading: io.ReadFull drops an error that comes with
 	// a full buffer, so the error must also come alone.
-	if q.left < 0 {
+	if q.over {
 		return 0, quotaError(q.folder)
 	}
 	n, err := q.r.Read(p)
-	q.left -= int64(n)
-	if q.left < 0 {
+	if n > 0 && !q.in.take(q.folder.ID, int64(n), q.room) {
+		q.over = true
+		if others := q.in.of(q.folder.ID) - q.held; others > 0 {
+			return n, errs.E(errs.Quota, fmt.Sprintf("the quota is exceeded: %d of %d bytes used, and other uploads under way hold %d more; wait for them, delete files or ask an administrator for more space",
+				q.folder.UsedBytes, q.folder.QuotaBytes, others))
+		}
 		return n, quotaError(q.folder)
 	}
+	q.held += int64(n)
 	return n, err
+}
+
+// done gives back what the upload counted.
+func (q *quotaReader) done() {
+	q.in.give(q.folder.ID, q.held)
+	q.held = 0
+}
+
+// inflight counts, per folder, the bytes that uploads under way have read and not yet
+// published or dropped. Each node counts its own.
+type inflight struct {
+	mu    sync.Mutex
+	bytes map[int64]int64
+}
+
+// take adds n bytes to folder's count if the count then stays within room.
+func (in *inflight) take(folder, n, room int64) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.bytes[folder]+n > room {
+		return false
+	}
+	if in.bytes == nil {
+		in.bytes = map[int64]int64{}
+	}
+	in.bytes[folder] += n
+	return true
+}
+
+func (in *inflight) give(folder, n int64) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.bytes[folder] -= n; in.bytes[folder] <= 0 {
+		delete(in.bytes, folder)
+	}
+}
+
+// of is folder's count.
+func (in *inflight) of(folder int64) int64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.bytes[folder]
 }

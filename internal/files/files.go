@@ -39,7 +39,8 @@ type Service struct {
 	inlineMax   int64             // see SetInlineMax
 	trip        *tripwire.Service // see SetTripwires; nil: none
 
-	bufs sync.Pool // of copy buffers (see copyBuffer)
+	bufs     sync.Pool // of copy buffers (see copyBuffer)
+	inflight inflight  // bytes of uploads under way, per folder (see quotaReader)
 }
 
 // copyBuffer returns a buffer of blob.CopyBufferSize from s.bufs; give it back with

@@ -1,6 +1,7 @@
 package files_test
 
 import (
+	"bytes"
 	"io"
 	"testing"
 	"time"
@@ -66,4 +67,39 @@ func TestUploadTakenByGarbageCollection(t *testing.T) {
 		f.absent(alice, "/raced.bin")
 		f.clean(0)
 	})
+}
+
+// Uploads under way at once into one folder share its room: while one holds 700 KiB of a
+// 1 MiB quota, another cannot store 700 KiB more (each alone would fit), whether its
+// length is announced or not; once the first is published, what it held counts as used,
+// and the room left is for the rest.
+func TestQuotaSharedByUploadsUnderWay(t *testing.T) {
+	f := newFixture(t, dbtest.SQLiteDSN(t), nil)
+	alice := f.user("alice", 1<<20)
+	data := randomBytes(700 << 10)
+
+	pr, pw := io.Pipe()
+	first := make(chan error, 1)
+	go func() {
+		_, err := f.svc.Create(f.ctx, alice, "/first.bin", pr, files.CreateOptions{Size: -1})
+		first <- err
+	}()
+	// Write returns once the upload has read every byte: they are under way.
+	if _, err := pw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.Create(f.ctx, alice, "/second.bin", bytes.NewReader(data), files.CreateOptions{Size: -1})
+	wantKind(t, "a second upload of unknown length beside the first", err, errs.Quota)
+	_, err = f.svc.Create(f.ctx, alice, "/third.bin", bytes.NewReader(data), files.CreateOptions{Size: int64(len(data))})
+	wantKind(t, "a second upload of announced length beside the first", err, errs.Quota)
+	pw.Close()
+	if err := <-first; err != nil {
+		t.Fatalf("the first upload: %v", err)
+	}
+	f.put(alice, "/rest.bin", data[:(1<<20)-len(data)])
+	_, err = f.svc.Create(f.ctx, alice, "/one-more.bin", bytes.NewReader([]byte("x")), files.CreateOptions{Size: -1})
+	wantKind(t, "one byte past the quota", err, errs.Quota)
+	f.absent(alice, "/second.bin")
+	f.absent(alice, "/third.bin")
+	f.clean(2)
 }

@@ -46,10 +46,12 @@ func (s *Service) PutOwned(ctx context.Context, folderID int64, name string, r i
 		return Entry{}, errs.E(op, err)
 	}
 	if f.QuotaBytes > 0 {
-		if opt.Size > f.QuotaBytes-f.UsedBytes {
+		if opt.Size > f.QuotaBytes-f.UsedBytes-s.inflight.of(f.ID) {
 			return Entry{}, errs.E(op, quotaError(f))
 		}
-		r = &quotaReader{r: r, left: f.QuotaBytes - f.UsedBytes, folder: f}
+		qr := s.quotaReader(r, f.QuotaBytes-f.UsedBytes, f)
+		defer qr.done()
+		r = qr
 	}
 	id := blob.NewID()
 	if err := q.AddPending(ctx, string(id)); err != nil {

@@ -157,11 +157,13 @@ func (s *Service) appendOwned(ctx context.Context, u db.Upload, offset int64, r 
 	if f.QuotaBytes > 0 {
 		// The partial upload is charged already: the room is for the rest.
 		room := f.QuotaBytes - f.UsedBytes
-		if u.Length-offset > room {
+		if u.Length-offset > room-s.inflight.of(f.ID) {
 			release()
 			return Entry{}, quotaError(f)
 		}
-		r = &quotaReader{r: r, left: room, folder: f}
+		qr := s.quotaReader(r, room, f)
+		defer qr.done()
+		r = qr
 	}
 	id := blob.NewID()
 	if err := s.db.Q().AddPending(ctx, string(id)); err != nil {
