@@ -140,32 +140,38 @@ CONF
 "${SRV[@]}" /usr/sbin/sshd -D -f "$work/sshd/sshd_config" -E "$work/sshd.log" &
 SSHD=$!; pids+=("$SSHD")
 
-# --- Coffer: users and keys first (the CLI works on the data directory), then serve.
+# --- Coffer: the first start sets the data directory up (only serve does); the users and
+# their keys are added beside the running server (the CLI works on the data directory).
 export COFFER_ADMIN_PASSWORD=bench-admin-password
 DATA=$work/data
-for u in bench "${users[@]}"; do
-  "$work/coffer" user add "$u" --data "$DATA" >/dev/null 2>&1 || die "coffer user add $u failed"
-  "$work/coffer" user key add "$u" --file "$work/keys/$u.pub" --data "$DATA" >/dev/null || die "coffer user key add $u failed"
-done
 cport=$(freeport)
-# start_coffer: (re)starts the server on the same data directory and ports -> CPID
+# start_coffer [new]: (re)starts the server on the same data directory and ports -> CPID;
+# it waits for the bench user's SFTP sign-in, or with "new" (no users yet) for HTTPS.
 start_coffer() {
   local hport; hport=$(freeport)
   "${SRV[@]}" "$work/coffer" serve --data "$DATA" --http "127.0.0.1:$hport" --sftp "127.0.0.1:$cport" --log-level warn >> "$work/coffer.out" 2>&1 &
   CPID=$!; pids+=("$CPID")
   echo pwd > "$work/pwd.batch"
   for _ in $(seq 100); do
-    sftp -q -b "$work/pwd.batch" -P "$cport" "${SSHOPTS[@]}" -o IdentityFile="$KEY" bench@127.0.0.1 >/dev/null 2>&1 && return 0
+    if [ "${1:-}" = new ]; then
+      curl -sk -o /dev/null "https://127.0.0.1:$hport/api/v1/openapi.json" && return 0
+    else
+      sftp -q -b "$work/pwd.batch" -P "$cport" "${SSHOPTS[@]}" -o IdentityFile="$KEY" bench@127.0.0.1 >/dev/null 2>&1 && return 0
+    fi
     kill -0 "$CPID" 2>/dev/null || { cat "$work/coffer.out"; die "coffer serve exited"; }
     sleep 0.1
   done
-  cat "$work/coffer.out"; die "coffer's SFTP port does not answer"
+  cat "$work/coffer.out"; die "coffer does not answer"
 }
+start_coffer new
+for u in bench "${users[@]}"; do
+  "$work/coffer" user add "$u" --data "$DATA" >/dev/null 2>&1 || die "coffer user add $u failed"
+  "$work/coffer" user key add "$u" --file "$work/keys/$u.pub" --data "$DATA" >/dev/null || die "coffer user key add $u failed"
+done
 stop_coffer() {
   kill "$CPID"; wait "$CPID" 2>/dev/null || true
   grep -iE 'panic|fatal|goroutine [0-9]+ \[' "$work/coffer.out" && die "coffer crashed, see above" || true
 }
-start_coffer
 echo pwd > "$work/pwd.batch"
 for _ in $(seq 50); do
   sftp -q -b "$work/pwd.batch" -P "$oport" "${SSHOPTS[@]}" -o IdentityFile="$KEY" root@127.0.0.1 >/dev/null 2>&1 && break

@@ -19,7 +19,6 @@ import (
 	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/auth"
 	"github.com/coffer-mft/coffer/internal/config"
-	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/server"
 )
@@ -32,7 +31,7 @@ func adminCommands() map[string]command {
 		"grant":    {"give a user or group permissions on a shared folder; list grants", cmdGrant},
 		"revoke":   {"take a user's or group's grant on a shared folder away", cmdRevoke},
 		"token":    {"create, list and revoke API tokens", cmdToken},
-		"audit":    {"verify, export and search the audit log", cmdAudit},
+		"audit":    {"verify, export and list the audit log", cmdAudit},
 		"unlock":   {"lift a sign-in lockout of an account or address", cmdUnlock},
 		"ban":      {"list and lift bans of client addresses (the defender)", cmdBan},
 		"settings": {"show and change server-wide settings (require-2fa)", cmdSettings},
@@ -92,9 +91,6 @@ type spec struct {
 	// check, if set, validates the positional arguments before anything is opened; an
 	// error is a usage error.
 	check func(args []string) error
-	// readOnly commands only show what exists: they refuse a data directory without a
-	// database rather than create an empty one and report on it (a mistyped --data).
-	readOnly bool
 	// failExit is the exit status for failures other than usage errors: exitFailure when
 	// zero. audit verify reserves exitFailure for a damaged log.
 	failExit int
@@ -110,7 +106,8 @@ type session struct {
 
 // withCore parses args (flags may come before or after the positional arguments),
 // opens the Core from the storage flags, environment and config file, runs body and
-// closes the Core. setup registers the command's own flags.
+// closes the Core. setup registers the command's own flags. It never sets a new Coffer
+// up: a data directory, database or key that does not exist yet is refused (checkSetUp).
 func withCore(ctx context.Context, e env, sp spec, args []string, setup func(fs *flag.FlagSet), body func(s *session, args []string) int) int {
 	var given config.Config
 	fs := flag.NewFlagSet("coffer "+sp.name, flag.ContinueOnError)
@@ -147,29 +144,25 @@ func withCore(ctx context.Context, e env, sp spec, args []string, setup func(fs 
 	if sp.failExit == 0 {
 		sp.failExit = exitFailure
 	}
-	if dsn := cfg.DBDSN(); sp.readOnly && !db.IsPostgres(dsn) {
-		path := strings.TrimPrefix(dsn, "sqlite:")
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintf(e.stderr, "coffer: %s: no Coffer database at %s (pass the right --data, or --db)\n", sp.name, path)
-			return exitUsage
-		}
-	}
 	log, err := server.NewLogger(cfg, e.stderr)
 	if err != nil {
 		return usageError(e, sp, err)
 	}
-	core, err := server.Open(ctx, cfg, log, e.getenv)
-	if err != nil {
+	openFailed := func(err error) int {
 		fmt.Fprintf(e.stderr, "coffer: %s: %s\n", sp.name, message(err))
 		if errs.Is(errs.Invalid, err) {
 			return exitUsage
 		}
 		return sp.failExit
 	}
-	defer core.Close()
-	if core.NewKey {
-		fmt.Fprintf(e.stderr, "coffer: created a new key-encryption key in %s: back it up now, apart from the data; without it no stored file can be read\n", core.KeySource)
+	if err := checkSetUp(ctx, cfg, e.getenv); err != nil {
+		return openFailed(err)
 	}
+	core, err := server.Open(ctx, cfg, log, e.getenv)
+	if err != nil {
+		return openFailed(err)
+	}
+	defer core.Close()
 	s := &session{e: e, core: core, actor: accounts.LocalAdmin(osUserName()), spec: sp}
 	return body(s, pos)
 }

@@ -80,7 +80,7 @@ func describe2FA(tf accounts.TwoFactor) string {
 }
 
 func user2FAShow(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "user 2fa show", args: "NAME", min: 1, max: 1, readOnly: true,
+	sp := spec{name: "user 2fa show", args: "NAME", min: 1, max: 1,
 		about: "Shows whether NAME signs in to the web interface with a second factor (TOTP), how many\n" +
 			"recovery codes are left, and whether an administrator requires it."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, args []string) int {
@@ -156,7 +156,7 @@ func cmdUserSession(ctx context.Context, e env, args []string) int {
 }
 
 func userSessionList(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "user session list", args: "NAME", min: 1, max: 1, readOnly: true,
+	sp := spec{name: "user session list", args: "NAME", min: 1, max: 1,
 		about: "Lists NAME's web sessions: id, state, how and when they signed in, when they were last\n" +
 			"seen, when they expire, and from which address and browser. Expired sessions are listed\n" +
 			"until the server prunes them."}
@@ -218,7 +218,7 @@ func cmdSettings(ctx context.Context, e env, args []string) int {
 }
 
 func settingsShow(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "settings show", args: "", readOnly: true, about: "Shows the server-wide settings."}
+	sp := spec{name: "settings show", args: "", about: "Shows the server-wide settings."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, _ []string) int {
 		st, err := s.core.Accounts.Settings(ctx, s.actor)
 		if err != nil {

@@ -106,7 +106,7 @@ func (g *granteeFlags) value() accounts.Grantee {
 }
 
 func grantList(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "grant list", readOnly: true, args: "[FOLDER]", min: 0, max: 1,
+	sp := spec{name: "grant list", args: "[FOLDER]", min: 0, max: 1,
 		about: "Lists the grants on shared folder FOLDER, or on every shared folder."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, args []string) int {
 		folder := ""
@@ -165,7 +165,7 @@ func tokenCreate(ctx context.Context, e env, args []string) int {
 }
 
 func tokenList(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "token list", readOnly: true, args: "USER", min: 1, max: 1, about: "Lists USER's API tokens, oldest first. Secrets are never stored, so never shown."}
+	sp := spec{name: "token list", args: "USER", min: 1, max: 1, about: "Lists USER's API tokens, oldest first. Secrets are never stored, so never shown."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, args []string) int {
 		tokens, err := s.core.Accounts.ListTokens(ctx, s.actor, args[0])
 		if err != nil {

@@ -29,7 +29,7 @@ func cmdAudit(ctx context.Context, e env, args []string) int {
 const progressEvery = 100_000
 
 func auditVerify(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "audit verify", readOnly: true, failExit: exitUsage,
+	sp := spec{name: "audit verify", failExit: exitUsage,
 		about: "Checks every record of the audit log: its hash, its seal and its link to the record\n" +
 			"before it, and that the sealed head names the last record. Exit status: 0 when the log\n" +
 			"is intact, 1 when it is damaged (the first bad record is named), 2 when it cannot be\n" +
@@ -63,10 +63,11 @@ func auditVerify(ctx context.Context, e env, args []string) int {
 func auditExport(ctx context.Context, e env, args []string) int {
 	var sinceText, out string
 	var since time.Time
-	sp := spec{name: "audit export", readOnly: true, args: "[--since TIME] [--out FILE]",
-		about: "Writes the audit records, oldest first, as JSON lines: to standard output, or to FILE\n" +
-			"(written completely under a temporary name, then renamed; mode 0600). Each record\n" +
-			"carries its hash and the hash before it, so a copy can be checked later.",
+	sp := spec{name: "audit export", args: "[--since TIME] [--out FILE]",
+		about: "Writes the audit records, oldest first, as JSON lines: to standard output (also with\n" +
+			"--out -), or to FILE (written completely under a temporary name, then renamed; mode\n" +
+			"0600; a file named - is ./-). Each record carries its hash and the hash before it, so\n" +
+			"a copy can be checked later.",
 		check: func([]string) (err error) {
 			if sinceText != "" {
 				since, err = parseTime(sinceText)
@@ -75,9 +76,9 @@ func auditExport(ctx context.Context, e env, args []string) int {
 		}}
 	return withCore(ctx, e, sp, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&sinceText, "since", "", "only records from `TIME` on: a date (2026-01-02, UTC) or an RFC 3339 time")
-		fs.StringVar(&out, "out", "", "write to `FILE` instead of standard output")
+		fs.StringVar(&out, "out", "", "write to `FILE` instead of standard output (- is standard output)")
 	}, func(s *session, _ []string) int {
-		if out == "" {
+		if out == "" || out == "-" {
 			w := bufio.NewWriter(e.stdout)
 			n, err := s.core.Audit.ExportJSON(ctx, w, since)
 			if err == nil {
@@ -147,7 +148,7 @@ func auditList(ctx context.Context, e env, args []string) int {
 	var f db.AuditFilter
 	var sinceText string
 	var limit int
-	sp := spec{name: "audit list", readOnly: true, args: "[--user U] [--action A] [--path SUBSTR] [--since TIME] [--limit N]",
+	sp := spec{name: "audit list", args: "[--user U] [--action A] [--path SUBSTR] [--since TIME] [--limit N]",
 		about: "Shows audit records, newest first. The filters combine: --user matches the actor exactly\n" +
 			"(the command line acts as local:OSUSER), --action matches exactly (login, file.upload,\n" +
 			"user.create, grant.set...), --path matches part of the path.",

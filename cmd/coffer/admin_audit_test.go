@@ -174,3 +174,25 @@ func TestAuditList(t *testing.T) {
 		t.Errorf("audit list prints control characters from the log raw:\n%q", stdout)
 	}
 }
+
+// --out - is standard output, as for most tools; a file named - is ./-.
+func TestAuditExportDashIsStdout(t *testing.T) {
+	c := newCLI(t, "")
+	t.Chdir(t.TempDir())
+	n := verifyIntact(t, c)
+	code, stdout, stderr := c.run("", "audit", "export", "--out", "-")
+	if code != exitOK {
+		t.Fatalf("audit export --out -: exit %d: %s", code, stderr)
+	}
+	checkJSONLines(t, stdout, n)
+	if _, err := os.Stat("-"); err == nil {
+		t.Errorf("audit export --out - wrote a file named -")
+	}
+	c.script([]step{{args: a("audit", "export", "--out", "./-"), errOut: a("to ./-")}})
+	data, err := os.ReadFile("-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkJSONLines(t, string(data), n)
+	c.script([]step{{args: a("audit", "export", "--help"), out: a("(- is standard output)")}})
+}

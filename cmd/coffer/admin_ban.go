@@ -15,7 +15,7 @@ func cmdBan(ctx context.Context, e env, args []string) int {
 }
 
 func banList(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "ban list", readOnly: true, about: "Lists the bans in force, the longest first."}
+	sp := spec{name: "ban list", about: "Lists the bans in force, the longest first."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, _ []string) int {
 		bans, err := s.core.Accounts.Bans(ctx, s.actor)
 		if err != nil {

@@ -29,7 +29,7 @@ func groupAdd(ctx context.Context, e env, args []string) int {
 }
 
 func groupList(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "group list", readOnly: true, about: "Lists all groups in name order, with their members."}
+	sp := spec{name: "group list", about: "Lists all groups in name order, with their members."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, _ []string) int {
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "GROUP\tMEMBERS\tCREATED")
@@ -125,7 +125,7 @@ func folderAdd(ctx context.Context, e env, args []string) int {
 }
 
 func folderList(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "folder list", readOnly: true, about: "Lists all shared folders in name order."}
+	sp := spec{name: "folder list", about: "Lists all shared folders in name order."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, _ []string) int {
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "FOLDER\tQUOTA\tUSED\tCREATED")

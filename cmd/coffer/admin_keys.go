@@ -52,7 +52,7 @@ func userKeyAdd(ctx context.Context, e env, args []string) int {
 }
 
 func userKeyList(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "user key list", args: "USER", min: 1, max: 1, readOnly: true, about: "Lists USER's SSH public keys."}
+	sp := spec{name: "user key list", args: "USER", min: 1, max: 1, about: "Lists USER's SSH public keys."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, args []string) int {
 		keys, err := s.core.Accounts.ListKeys(ctx, s.actor, args[0])
 		if err != nil {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to tamper with the log as an attacker would
 
+	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/db/dbtest"
 )
 
@@ -45,5 +47,23 @@ func TestAdminBadDSN(t *testing.T) {
 		if !strings.Contains(stderr, "PostgreSQL") || strings.Contains(stderr, "secret-pw") {
 			t.Errorf("the message should name PostgreSQL and hide the password: %q", stderr)
 		}
+	}
+}
+
+// An empty PostgreSQL database is set up only by coffer serve: the other commands refuse
+// it, and leave it empty, rather than create a Coffer in it with a new key.
+func TestAdminPostgresNotSetUp(t *testing.T) {
+	t.Parallel()
+	dsn := dbtest.PostgresDSN(t)
+	c := &cli{t: t, dir: t.TempDir(), dsn: dsn, env: map[string]string{}}
+	c.refuses("no Coffer database in postgres ")
+	checkEmpty(t, c.dir)
+	d, err := db.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if v, err := d.SchemaVersion(context.Background()); err == nil {
+		t.Errorf("the refused commands set the database up (schema version %d)", v)
 	}
 }

@@ -26,16 +26,31 @@ type cli struct {
 	env map[string]string
 }
 
-// newCLI returns a cli on a fresh data directory that one command (a harmless unlock)
-// has initialised, so that later commands print nothing about a new key.
+// newCLI returns a cli on a fresh data directory that has been set up as coffer serve
+// sets it up on its first start (the administration commands refuse to).
 func newCLI(t *testing.T, dsn string) *cli {
 	t.Helper()
 	c := &cli{t: t, dir: filepath.Join(t.TempDir(), "data"), dsn: dsn, env: map[string]string{}}
-	code, _, stderr := c.run("", "unlock", "--ip", "192.0.2.255")
-	if code != exitOK || !strings.Contains(stderr, "back it up") {
-		t.Fatalf("initialising the data directory: exit %d, stderr %q", code, stderr)
-	}
+	setUp(t, config.Config{DataDir: c.dir, DSN: dsn}, c.getenv)
 	return c
+}
+
+// setUp creates the data directory, database and key-encryption key of cfg as coffer
+// serve does, with server.Open, and closes them again.
+func setUp(t *testing.T, cfg config.Config, getenv func(string) string) {
+	t.Helper()
+	cfg.LogFormat, cfg.LogLevel = "text", "error"
+	core, err := server.Open(context.Background(), cfg, slog.New(slog.DiscardHandler), getenv)
+	if err != nil {
+		t.Fatalf("setting up the data directory: %v", err)
+	}
+	newKey := core.NewKey
+	if err := core.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !newKey && getenv("COFFER_KEK") == "" {
+		t.Fatalf("setting up %s made no new key-encryption key: it was not fresh", cfg.DataDir)
+	}
 }
 
 func (c *cli) getenv(k string) string { return c.env[k] }
@@ -386,6 +401,43 @@ func TestHelpAndUsage(t *testing.T) {
 	}
 }
 
+// The subcommands that 'coffer help' names in a command's summary exist: the verbs
+// listed at its start ("verify, export and list the audit log") or in parentheses
+// ("(add, list, show...)"), for the commands whose summaries list subcommands.
+func TestHelpNamesRealSubcommands(t *testing.T) {
+	t.Parallel()
+	lists := map[string]*regexp.Regexp{
+		"audit":    regexp.MustCompile(`^(.*) the audit log$`),
+		"token":    regexp.MustCompile(`^(.*) API tokens$`),
+		"ban":      regexp.MustCompile(`^(.*) bans `),
+		"user":     regexp.MustCompile(`\((.*)\.\.\.\)`),
+		"settings": regexp.MustCompile(`\((.*)\)`),
+	}
+	var usageText strings.Builder
+	usage(&usageText)
+	for name, cmd := range adminCommands() {
+		if !strings.Contains(usageText.String(), cmd.summary) {
+			t.Errorf("coffer help lacks the summary of %s: %q", name, cmd.summary)
+		}
+		re := lists[name]
+		if re == nil {
+			continue
+		}
+		m := re.FindStringSubmatch(cmd.summary)
+		if m == nil {
+			t.Errorf("the summary of %s lists no subcommands: %q", name, cmd.summary)
+			continue
+		}
+		for _, v := range strings.FieldsFunc(strings.ReplaceAll(m[1], " and ", ","), func(r rune) bool { return r == ',' || r == ' ' }) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}, a(name, v, "--help"))
+			if code != exitOK || !strings.HasPrefix(out.String(), "Usage: coffer "+name+" "+v) {
+				t.Errorf("coffer help says %q, but coffer %s %s --help: exit %d, stderr %q", cmd.summary, name, v, code, errOut.String())
+			}
+		}
+	}
+}
+
 // Flags of the commands themselves come only from the command line, never from the
 // environment: COFFER_ADMIN=1 must not make administrators.
 func TestCommandFlagsIgnoreEnvironment(t *testing.T) {
@@ -411,26 +463,6 @@ func TestCommandFlagsIgnoreEnvironment(t *testing.T) {
 	}}
 	if code := run(context.Background(), e, a("user", "list")); code != exitOK || !strings.Contains(out.String(), "bob") {
 		t.Errorf("user list with the data directory from a config file: exit %d\n%s%s", code, out.String(), errOut.String())
-	}
-}
-
-// Commands that only show things refuse a data directory without a database instead of
-// creating one and reporting on it: a mistyped --data must not look like an empty server.
-func TestReadOnlyCommandsNeedData(t *testing.T) {
-	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "typo")
-	c := &cli{t: t, dir: dir, env: map[string]string{}}
-	for _, args := range [][]string{a("user", "list"), a("user", "show", "x"), a("group", "list"), a("folder", "list"),
-		a("grant", "list"), a("token", "list", "x"), a("audit", "verify"), a("audit", "export"), a("audit", "list")} {
-		code, stdout, stderr := c.run("", args...)
-		name := strings.Join(args, " ")
-		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "no Coffer database at "+dir) {
-			t.Errorf("coffer %s on a missing data directory: exit %d\nstdout: %s\nstderr: %s", name, code, stdout, stderr)
-		}
-		checkOneLine(t, name, stderr)
-	}
-	if _, err := os.Stat(dir); err == nil {
-		t.Errorf("a read-only command created the data directory")
 	}
 }
 

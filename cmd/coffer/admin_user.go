@@ -95,7 +95,7 @@ func readPassword(r io.Reader) (string, error) {
 }
 
 func userList(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "user list", readOnly: true, args: "", about: "Lists all accounts in name order."}
+	sp := spec{name: "user list", args: "", about: "Lists all accounts in name order."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, _ []string) int {
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tADMIN\tDISABLED\tQUOTA\tUSED\tCREATED")
@@ -127,7 +127,7 @@ func yesNo(b bool) string {
 }
 
 func userShow(ctx context.Context, e env, args []string) int {
-	sp := spec{name: "user show", readOnly: true, args: "NAME", min: 1, max: 1,
+	sp := spec{name: "user show", args: "NAME", min: 1, max: 1,
 		about: "Shows an account: its role, state, quota, groups, the shared folders granted to it, its\n" +
 			"two-factor sign-in and how many web sessions it has."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, args []string) int {

@@ -26,7 +26,8 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: coffer serve [flags]\n\nRuns the server: HTTPS with the REST API under /api/v1. On first start with an empty\n"+
 			"data directory it creates everything it needs, including the administrator \"admin\"\n"+
-			"(password from COFFER_ADMIN_PASSWORD, or a random one printed once).\n\nFlags:\n")
+			"(password from COFFER_ADMIN_PASSWORD, or a random one printed once; if it is lost, set\n"+
+			"a new one with coffer user passwd admin).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := config.Parse(fs, args, e.getenv); err != nil {
@@ -49,32 +50,41 @@ func cmdServe(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
 		return exitUsage
 	}
+	if err := checkServe(cfg); err != nil {
+		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
+		return exitUsage
+	}
+	warnKey := keyWarning(e, cfg)
+	fail := func(code int, format string, args ...any) int {
+		fmt.Fprintf(e.stderr, "coffer serve: "+format+"\n", args...)
+		warnKey()
+		return code
+	}
 	core, err := server.Open(ctx, cfg, log, e.getenv)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
 		if errs.Is(errs.Invalid, err) {
-			return exitUsage // a bad --blobs, for one
+			return fail(exitUsage, "%v", err) // no S3 credentials or a bad --smtp-url, for instance
 		}
-		return exitFailure
+		return fail(exitFailure, "%v", err)
 	}
 	defer core.Close()
 	core.Version = Version
-	created, password, err := core.Bootstrap(ctx, e.getenv("COFFER_ADMIN_PASSWORD"))
-	if err != nil {
-		fmt.Fprintf(e.stderr, "coffer serve: cannot create the first administrator: %v\n", err)
-		return exitFailure
-	}
+	// The listeners open before the first administrator is created, so that whatever
+	// stops the start (a port in use, a bad TLS key) stops it before a password exists
+	// that the banner would never show.
 	https, err := core.ListenHTTPS()
 	if err != nil {
-		fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
-		return exitFailure
+		return fail(exitFailure, "%v", err)
 	}
 	var sftp *server.SFTP
 	if cfg.SFTPEnabled() {
 		if sftp, err = core.ListenSFTP(); err != nil {
-			fmt.Fprintf(e.stderr, "coffer serve: %v\n", err)
-			return exitFailure
+			return fail(exitFailure, "%v", err)
 		}
+	}
+	created, password, err := core.Bootstrap(ctx, e.getenv("COFFER_ADMIN_PASSWORD"))
+	if err != nil {
+		return fail(exitFailure, "cannot create the first administrator: %v", err)
 	}
 	banner(e, core, https, sftp, created, password)
 	core.AuditSystem(ctx, audit.ActServerStart, "version "+Version)

@@ -156,13 +156,13 @@ func TestServeAdminPasswordFromEnvAndBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0"}, map[string]string{"COFFER_ADMIN_PASSWORD": "short"}, exitFailure, "at least 12"},
+		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--sftp", "off"}, map[string]string{"COFFER_ADMIN_PASSWORD": "short"}, exitFailure, "at least 12"},
 		{[]string{"serve", "--bogus"}, nil, exitUsage, "flag provided but not defined"},
 		{[]string{"serve", "--data", t.TempDir(), "--log-format", "xml"}, nil, exitUsage, "use text or json"},
 		{[]string{"serve", "--data", filepath.Join(dir, "coffer.kek"), "--http", "127.0.0.1:0"}, nil, exitFailure, "data directory"},
-		{[]string{"serve", "--data", t.TempDir(), "--tls-cert", "/nonexistent.pem", "--http", "127.0.0.1:0"}, nil, exitFailure, "--tls-key"},
+		{[]string{"serve", "--data", t.TempDir(), "--tls-cert", "/nonexistent.pem", "--http", "127.0.0.1:0"}, nil, exitUsage, "--tls-key"},
 		{[]string{"serve", "--data", t.TempDir(), "--db", "postgres://x:secret@127.0.0.1:1/db?connect_timeout=2"}, nil, exitFailure, "cannot connect to PostgreSQL"},
-		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--sftp", "127.0.0.1:0", "--sftp-ciphers", "aes128-cbc"}, nil, exitFailure, "is not allowed"},
+		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--sftp", "127.0.0.1:0", "--sftp-ciphers", "aes128-cbc"}, nil, exitUsage, "is not allowed"},
 		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--blobs", "/srv/blobs"}, nil, exitUsage, "--blobs"},
 		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--blobs", "s3://AKIA:secret@bucket"}, nil, exitUsage, "credentials do not belong in --blobs"},
 		{[]string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--blobs", "s3://bucket?endpoint=http://127.0.0.1:1"}, nil, exitUsage, "no S3 credentials found"},

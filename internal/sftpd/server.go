@@ -52,6 +52,24 @@ type Config struct {
 	KeyExchanges []string
 }
 
+// CheckAlgorithms reports whether New would accept cfg's Ciphers, MACs and KeyExchanges,
+// and if not, which name is not allowed: for checking settings before anything else is
+// set up.
+func CheckAlgorithms(cfg Config) error { return cfg.chooseAlgorithms() }
+
+// chooseAlgorithms resolves cfg's algorithm lists (see Config.Ciphers).
+func (cfg *Config) chooseAlgorithms() error {
+	var err error
+	if cfg.Ciphers, err = choose("cipher", cfg.Ciphers, ciphers, optCiphers); err != nil {
+		return err
+	}
+	if cfg.MACs, err = choose("MAC", cfg.MACs, macs, optMACs); err != nil {
+		return err
+	}
+	cfg.KeyExchanges, err = choose("key exchange", cfg.KeyExchanges, kexAlgos, nil)
+	return err
+}
+
 // choose resolves a configured list of algorithms of kind against the defaults and the
 // optional ones (see Config.Ciphers), or says which name is not allowed.
 func choose(kind string, want, defaults, optional []string) ([]string, error) {
@@ -142,14 +160,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxUnauthenticated <= 0 {
 		cfg.MaxUnauthenticated = 64
 	}
-	var err error
-	if cfg.Ciphers, err = choose("cipher", cfg.Ciphers, ciphers, optCiphers); err != nil {
-		return nil, err
-	}
-	if cfg.MACs, err = choose("MAC", cfg.MACs, macs, optMACs); err != nil {
-		return nil, err
-	}
-	if cfg.KeyExchanges, err = choose("key exchange", cfg.KeyExchanges, kexAlgos, nil); err != nil {
+	if err := cfg.chooseAlgorithms(); err != nil {
 		return nil, err
 	}
 	return &Server{
