@@ -580,6 +580,9 @@ func (in *inflight) take(folder, n, room int64) bool {
 }
 
 func (in *inflight) give(folder, n int64) {
+	if n == 0 {
+		return // nothing was taken (an empty upload): there may be no map yet
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.bytes[folder] -= n; in.bytes[folder] <= 0 {

@@ -76,6 +76,7 @@ func TestUploadTakenByGarbageCollection(t *testing.T) {
 func TestQuotaSharedByUploadsUnderWay(t *testing.T) {
 	f := newFixture(t, dbtest.SQLiteDSN(t), nil)
 	alice := f.user("alice", 1<<20)
+	f.put(alice, "/empty.txt", nil) // the first upload of all takes nothing
 	data := randomBytes(700 << 10)
 
 	pr, pw := io.Pipe()
@@ -101,5 +102,5 @@ func TestQuotaSharedByUploadsUnderWay(t *testing.T) {
 	wantKind(t, "one byte past the quota", err, errs.Quota)
 	f.absent(alice, "/second.bin")
 	f.absent(alice, "/third.bin")
-	f.clean(2)
+	f.clean(3)
 }
