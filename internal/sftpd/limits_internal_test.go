@@ -55,3 +55,18 @@ func TestStatusHidesServerFaults(t *testing.T) {
 		t.Errorf("a refusal's message is lost: %q", st.msg)
 	}
 }
+
+// SetPanicAt makes the server's goroutines panic at where (see Server.bug), for tests
+// that a panic ends only what the goroutine serves; nil stops it.
+func SetPanicAt(s *Server, where string) {
+	if where == "" {
+		s.panicAt.Store(nil)
+		return
+	}
+	f := func(at string) {
+		if at == where {
+			panic("test panic at " + at)
+		}
+	}
+	s.panicAt.Store(&f)
+}

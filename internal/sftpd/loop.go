@@ -150,7 +150,7 @@ func (s *session) serve() error {
 			err = p.err
 			break
 		}
-		err = s.handle(p)
+		err = s.handleContained(p)
 		if err == nil {
 			err = s.werr
 		}
@@ -209,6 +209,19 @@ func (s *session) readLoop() {
 			return
 		}
 	}
+}
+
+// handleContained is handle, with a panic (a bug) turned into the error that ends the
+// session: its files are then closed as at any end (uploads kept as partial uploads),
+// and the server goes on.
+func (s *session) handleContained(p inPacket) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = s.srv.bug("request", v)
+		}
+	}()
+	s.srv.hook("request")
+	return s.handle(p)
 }
 
 // errProtocol ends a session whose client does not speak SFTP v3 as it must.

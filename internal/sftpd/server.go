@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,7 +122,8 @@ type Server struct {
 	unauth chan struct{} // a slot per connection not yet authenticated
 	pool   *bufferPool   // packet and read-ahead buffers, shared by all sessions
 
-	reordered atomic.Int64 // bytes of all sessions' reorder copies (packetSource.hold)
+	reordered atomic.Int64                       // bytes of all sessions' reorder copies (packetSource.hold)
+	panicAt   atomic.Pointer[func(where string)] // tests: makes a goroutine panic (see bug)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -507,6 +509,12 @@ func (c *conn) sshConfig(ctx context.Context) *ssh.ServerConfig {
 
 func (c *conn) serve() {
 	defer c.srv.untrack(c)
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.bug("connection", v)
+			c.nc.Close()
+		}
+	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := c.srv.log.With("ip", c.client().IP)
@@ -607,12 +615,34 @@ func (c *conn) serve() {
 		wg.Add(1)
 		go func() {
 			defer func() { <-channels; wg.Done() }()
+			defer func() {
+				if v := recover(); v != nil {
+					c.srv.bug("session channel", v)
+					ch.Close()
+				}
+			}()
 			c.session(ctx, ch, chreqs, log)
 		}()
 	}
 	cancel()
 	wg.Wait()
 	log.Info("sftp session ended")
+}
+
+// bug logs a panic, which is always a bug, with its stack, and returns it as an internal
+// error. The goroutines of the server recover panics and end only what they serve (an
+// upload, a session, a connection) through their usual cleanup: one client's request
+// must not stop every other transfer. A test may make a goroutine panic at where.
+func (s *Server) bug(where string, v any) error {
+	s.log.Error("internal error: a panic was contained; please report it", "in", where, "panic", v, "stack", string(debug.Stack()))
+	return errs.E(errs.Other, fmt.Errorf("panic in %s: %v", where, v))
+}
+
+// hook panics at where if a test asked for it.
+func (s *Server) hook(where string) {
+	if f := s.panicAt.Load(); f != nil {
+		(*f)(where)
+	}
 }
 
 // maxChannels bounds the session channels open at once on one connection (OpenSSH's

@@ -81,7 +81,15 @@ func (s *session) startUpload(path string, resume bool, offset int64) (*upload, 
 	// all of it as a partial upload.
 	ctx := context.WithoutCancel(s.ctx)
 	go func() {
-		_, u.res = s.srv.cfg.Files.Create(ctx, s.p, path, u.body, opt)
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					u.res = s.srv.bug("upload", v)
+				}
+			}()
+			s.srv.hook("upload")
+			_, u.res = s.srv.cfg.Files.Create(ctx, s.p, path, u.body, opt)
+		}()
 		// Give back at once what Create left unread (it stopped early: quota, storage):
 		// those packets hold the session's request budget, and the loop, which learns
 		// that Create stopped only at its next WRITE or CLOSE, cannot read either while
