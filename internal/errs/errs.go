@@ -178,3 +178,26 @@ func Detail(err error) string {
 	}
 	return e.Err.Error()
 }
+
+// Messages for a client in place of the detail of the server's own faults.
+const (
+	MsgInternal    = "the server could not complete the request; the administrator can find the cause in the server log"
+	MsgUnavailable = "a storage backend is unavailable; try again later"
+	MsgNoSpace     = "the server's storage is full; try again later or contact the administrator"
+)
+
+// PublicDetail is Detail for a client of any protocol. For the server's own faults
+// (Other, Unavailable, NoSpace), whose details may name paths on disk, the database, a
+// bucket or an endpoint, it is a fixed message that says what the client can do: their
+// causes belong in the server log.
+func PublicDetail(err error) string {
+	switch KindOf(err) {
+	case Other:
+		return MsgInternal
+	case Unavailable:
+		return MsgUnavailable
+	case NoSpace:
+		return MsgNoSpace
+	}
+	return Detail(err)
+}

@@ -18,17 +18,8 @@ func (e *statusError) Error() string { return e.msg }
 
 func status(code uint32, msg string) error { return &statusError{code: code, msg: msg} }
 
-// Messages in place of the detail of the server's own faults, which may name paths on
-// disk, the database, a bucket or an endpoint (as the HTTPS API answers them).
-const (
-	msgInternal    = "the server could not complete the request; the administrator can find the cause in the server log"
-	msgUnavailable = "a storage backend is unavailable; try again later"
-	msgNoSpace     = "the server's storage is full; try again later or contact the administrator"
-)
-
-// toStatus maps an error onto an SFTP status. Only errs.Detail of an error of the files
-// layer reaches the client, and of the server's own faults (Other, Unavailable, NoSpace)
-// not even that: their causes stay in the log (report logs them).
+// toStatus maps an error onto an SFTP status. Only errs.PublicDetail of an error of the
+// files layer reaches the client: internal causes stay in the log (report logs them).
 func toStatus(err error) *statusError {
 	if err == nil {
 		return nil
@@ -37,17 +28,9 @@ func toStatus(err error) *statusError {
 	if errors.As(err, &se) {
 		return se
 	}
-	msg := errs.Detail(err)
+	msg := errs.PublicDetail(err)
 	if msg == "" {
 		msg = errs.KindOf(err).String()
-	}
-	switch errs.KindOf(err) {
-	case errs.Other:
-		msg = msgInternal
-	case errs.Unavailable:
-		msg = msgUnavailable
-	case errs.NoSpace:
-		msg = msgNoSpace
 	}
 	switch errs.KindOf(err) {
 	case errs.NotFound:
@@ -60,9 +43,8 @@ func toStatus(err error) *statusError {
 	case errs.Canceled:
 		return &statusError{fxConnectionLost, msg}
 	default:
-		// Invalid, Quota, TooLarge, Conflict, IsDir, NotDir, Integrity: a failure with
-		// the message, which says what to do; NoSpace, Unavailable, Other: with the
-		// generic one.
+		// Invalid, Quota, NoSpace, TooLarge, Conflict, IsDir, NotDir, Integrity,
+		// Unavailable, Other: a failure with the message, which says what to do.
 		return &statusError{fxFailure, msg}
 	}
 }

@@ -118,7 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 			if !rw.wrote {
-				writeProblem(rw, r, http.StatusInternalServerError, "the server could not complete the request; the administrator can find the cause in the server log")
+				writeProblem(rw, r, http.StatusInternalServerError, errs.MsgInternal)
 			}
 		}
 		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.code(), "bytes", rw.n,

@@ -61,17 +61,12 @@ func status(k errs.Kind) int {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	k := errs.KindOf(err)
 	code := status(k)
-	detail := errs.Detail(err)
+	detail := errs.PublicDetail(err)
 	switch k {
 	case errs.Other, errs.Unavailable:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		detail = "the server could not complete the request; the administrator can find the cause in the server log"
-		if k == errs.Unavailable {
-			detail = "a storage backend is unavailable; try again later"
-		}
 	case errs.NoSpace:
 		s.log.Error("storage full", "path", r.URL.Path, "err", err)
-		detail = "the server's storage is full; try again later or contact the administrator"
 	case errs.Canceled:
 		if errors.Is(err, files.ErrBodyRead) && r.Context().Err() == nil {
 			// The client is still there to read the answer: its body was malformed
