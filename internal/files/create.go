@@ -120,14 +120,17 @@ func (s *Service) create(ctx context.Context, p auth.Principal, path string, r i
 	if f.QuotaBytes > 0 {
 		// A partial upload being resumed is charged already, as its bytes will be in the
 		// file: the room is for the rest.
-		room := f.QuotaBytes - f.UsedBytes + replaced
-		if opt.Size >= 0 && opt.Size-opt.Offset > room-s.inflight.of(f.ID) {
-			release()
-			return Entry{}, quotaError(f)
+		want := int64(-1)
+		if opt.Size >= 0 {
+			want = opt.Size - opt.Offset
 		}
 		// A body of unknown length is cut off as soon as it passes the room left, so that
 		// nobody can fill the disk past their quota, even for the length of an upload.
-		qr := s.quotaReader(r, room, f)
+		qr, err := s.limitToRoom(r, f, f.QuotaBytes-f.UsedBytes+replaced, want)
+		if err != nil {
+			release()
+			return Entry{}, err
+		}
 		defer qr.done()
 		r = qr
 	}
@@ -516,13 +519,20 @@ func quotaError(f db.Folder) error {
 		f.UsedBytes, f.QuotaBytes))
 }
 
+// limitToRoom returns r as a quotaReader of folder f with room bytes left, or Quota at
+// once if want (an announced length; negative: unknown) does not fit beside what the
+// uploads under way into f hold. Call done on it once the upload is published or
+// dropped.
+func (s *Service) limitToRoom(r io.Reader, f db.Folder, room, want int64) (*quotaReader, error) {
+	if want >= 0 && want > room-s.inflight.of(f.ID) {
+		return nil, quotaError(f)
+	}
+	return &quotaReader{r: r, room: room, folder: f, in: &s.inflight}, nil
+}
+
 // quotaReader fails with Quota once the bytes read by all uploads under way into its
 // folder (on this node: s.inflight) pass room, the room left when it began. So several
 // uploads at once cannot hold more than the quota either, for as long as they run.
-// Call done once the upload is published or dropped.
-func (s *Service) quotaReader(r io.Reader, room int64, f db.Folder) *quotaReader {
-	return &quotaReader{r: r, room: room, folder: f, in: &s.inflight}
-}
 
 type quotaReader struct {
 	r      io.Reader

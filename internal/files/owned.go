@@ -46,10 +46,10 @@ func (s *Service) PutOwned(ctx context.Context, folderID int64, name string, r i
 		return Entry{}, errs.E(op, err)
 	}
 	if f.QuotaBytes > 0 {
-		if opt.Size > f.QuotaBytes-f.UsedBytes-s.inflight.of(f.ID) {
-			return Entry{}, errs.E(op, quotaError(f))
+		qr, err := s.limitToRoom(r, f, f.QuotaBytes-f.UsedBytes, opt.Size)
+		if err != nil {
+			return Entry{}, errs.E(op, err)
 		}
-		qr := s.quotaReader(r, f.QuotaBytes-f.UsedBytes, f)
 		defer qr.done()
 		r = qr
 	}

@@ -156,12 +156,11 @@ func (s *Service) appendOwned(ctx context.Context, u db.Upload, offset int64, r 
 	}
 	if f.QuotaBytes > 0 {
 		// The partial upload is charged already: the room is for the rest.
-		room := f.QuotaBytes - f.UsedBytes
-		if u.Length-offset > room-s.inflight.of(f.ID) {
+		qr, err := s.limitToRoom(r, f, f.QuotaBytes-f.UsedBytes, u.Length-offset)
+		if err != nil {
 			release()
-			return Entry{}, quotaError(f)
+			return Entry{}, err
 		}
-		qr := s.quotaReader(r, room, f)
 		defer qr.done()
 		r = qr
 	}

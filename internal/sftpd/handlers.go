@@ -42,7 +42,7 @@ func (s *session) openRead(p string) (*download, error) {
 	if err != nil {
 		return nil, s.report("open", p, err)
 	}
-	return newDownload(fr, s.src.pool, s.srv.hook), nil
+	return newDownload(s.srv, fr), nil
 }
 
 // openWrite starts an upload. An open without truncation continues the caller's

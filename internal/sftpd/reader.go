@@ -1,11 +1,8 @@
 package sftpd
 
 import (
-	"fmt"
 	"io"
-	"runtime/debug"
 
-	"github.com/coffer-mft/coffer/internal/errs"
 	"github.com/coffer-mft/coffer/internal/files"
 )
 
@@ -29,7 +26,7 @@ type rblock struct {
 // download is a file open for reading. Only the session's loop calls its methods; the
 // goroutine filling a block touches only that block until it closes ready.
 type download struct {
-	hook func(where string) // Server.hook
+	srv  *Server // for bug and hook
 	r    *files.Reader
 	size int64
 	pool *bufferPool
@@ -39,20 +36,19 @@ type download struct {
 	sent int64   // bytes served, which the audit record counts
 }
 
-func newDownload(r *files.Reader, pool *bufferPool, hook func(string)) *download {
-	return &download{r: r, size: r.Size(), pool: pool, hook: hook}
+func newDownload(srv *Server, r *files.Reader) *download {
+	return &download{srv: srv, r: r, size: r.Size(), pool: srv.pool}
 }
 
 func (d *download) fill(b *rblock) {
 	defer func() {
-		// A panic (a bug) fails this block's requests, which report it as an internal
-		// error with its stack; the server goes on.
+		// A panic (a bug) fails this block's requests; the server goes on.
 		if v := recover(); v != nil {
-			b.err = errs.E(errs.Other, fmt.Errorf("panic reading ahead: %v\n%s", v, debug.Stack()))
+			b.err = d.srv.bug("read-ahead", v)
 			close(b.ready)
 		}
 	}()
-	d.hook("read-ahead")
+	d.srv.hook("read-ahead")
 	off := b.idx * readBlockSize
 	b.buf = d.pool.get(int(min(readBlockSize, d.size-off)))
 	n, err := d.r.ReadAt(b.buf, off)
