@@ -238,10 +238,20 @@ func (s *Service) refuseSuspended(ctx context.Context, u db.User, rec audit.Reco
 
 // checkLocked returns Locked, audited, when the account or the address is locked out.
 func (s *Service) checkLocked(ctx context.Context, name string, c Client, rec audit.Record) error {
+	return s.checkLockouts(ctx, name, true, c, rec)
+}
+
+// checkAddressLocked is checkLocked for a credential that cannot be guessed (an SSH key,
+// an API token): only the address's lockout refuses it.
+func (s *Service) checkAddressLocked(ctx context.Context, name string, c Client, rec audit.Record) error {
+	return s.checkLockouts(ctx, name, false, c, rec)
+}
+
+func (s *Service) checkLockouts(ctx context.Context, name string, account bool, c Client, rec audit.Record) error {
 	now := s.now()
 	q := s.db.Q()
 	for _, sub := range []struct{ scope, subject, what string }{{scopeIP, c.IP, "address " + c.IP}, {scopeUser, name, "account " + name}} {
-		if sub.subject == "" {
+		if sub.subject == "" || sub.scope == scopeUser && !account {
 			continue
 		}
 		until, err := q.LockoutUntil(ctx, sub.scope, sub.subject)
@@ -376,7 +386,7 @@ func (s *Service) IssueToken(ctx context.Context, q db.Q, userID int64, name str
 func (s *Service) Token(ctx context.Context, token string, c Client) (Principal, error) {
 	const op = errs.Op("auth.Token")
 	rec := audit.Record{SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActTokenUse, Detail: "bearer token"}
-	if err := s.checkLocked(ctx, "", c, rec); err != nil {
+	if err := s.checkAddressLocked(ctx, "", c, rec); err != nil {
 		return Principal{}, errs.E(op, err)
 	}
 	refuse := func(detail string, err error) (Principal, error) {

@@ -2,6 +2,9 @@ package auth_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/db/dbtest"
 	"github.com/coffer-mft/coffer/internal/errs"
+	"golang.org/x/crypto/ssh"
 )
 
 type fixture struct {
@@ -86,6 +90,45 @@ func TestPasswordAndLockout(t *testing.T) {
 			t.Fatalf("lockout not audited once: %+v", recs)
 		}
 	})
+}
+
+// An account's lockout refuses its password, not its SSH key: five wrong passwords sent
+// by anyone who knows the name must not stop the owner's key (a partner's nightly job).
+// The address's lockout refuses everything from the address, keys too.
+func TestKeySignInAndLockouts(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, dbtest.SQLiteDSN(t))
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.d.Q().InsertUserKey(ctx, db.UserKey{UserID: f.alice.ID, Fingerprint: ssh.FingerprintSHA256(pub),
+		KeyType: pub.Type(), PublicKey: pub.Marshal(), Created: f.now}); err != nil {
+		t.Fatal(err)
+	}
+	attacker := auth.Client{IP: "203.0.113.9", Protocol: audit.SFTP}
+	partner := auth.Client{IP: "192.0.2.7", Protocol: audit.SFTP}
+	for range 5 {
+		f.s.Password(ctx, "alice", "wrong", attacker)
+	}
+	if _, err := f.s.Password(ctx, "alice", "correct horse battery", partner); !errs.Is(errs.Locked, err) {
+		t.Fatalf("password of a locked account: %v", err)
+	}
+	if p, err := f.s.PublicKey(ctx, "alice", pub, partner); err != nil || p.UserID != f.alice.ID {
+		t.Fatalf("key of a locked account: %+v %v", p, err)
+	}
+	// The attacker's address goes on guessing, other names, until it is locked out
+	// itself: then its keys are refused too.
+	for i := range 15 {
+		f.s.Password(ctx, fmt.Sprintf("guess%d", i), "wrong", attacker)
+	}
+	if _, err := f.s.PublicKey(ctx, "alice", pub, attacker); !errs.Is(errs.Locked, err) || !strings.Contains(err.Error(), "address 203.0.113.9") {
+		t.Fatalf("key from a locked-out address: %v", err)
+	}
+	if _, err := f.s.PublicKey(ctx, "alice", pub, partner); err != nil {
+		t.Fatalf("key from another address: %v", err)
+	}
 }
 
 func TestIPLockoutAcrossNames(t *testing.T) {

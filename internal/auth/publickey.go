@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	"golang.org/x/crypto/ssh"
 
@@ -16,11 +17,17 @@ import (
 // looked up only in the database, by its fingerprint, and must belong to name byte for
 // byte. A key that does not match is not counted as a failed sign-in, since SSH clients
 // offer every key they hold; the front-end reports a connection that never
-// authenticates with Failed. Errors: Unauthenticated, Locked.
+// authenticates with Failed.
+//
+// Only the address's lockout refuses a key, not the account's: the account lockout stops
+// the guessing of its password, and a key cannot be guessed. Otherwise anyone who knows
+// an account's name could lock its owner's key out (a partner's nightly job) by sending
+// it five wrong passwords. API tokens are treated alike (Token). Errors: Unauthenticated,
+// Locked (the address).
 func (s *Service) PublicKey(ctx context.Context, name string, key ssh.PublicKey, c Client) (Principal, error) {
 	const op = errs.Op("auth.PublicKey")
 	rec := audit.Record{Actor: name, SourceIP: c.IP, Protocol: c.Protocol, Action: audit.ActLogin, Detail: "publickey"}
-	if err := s.checkLocked(ctx, name, c, rec); err != nil {
+	if err := s.checkAddressLocked(ctx, name, c, rec); err != nil {
 		return Principal{}, errs.E(op, err)
 	}
 	q := s.db.Q()
@@ -36,7 +43,11 @@ func (s *Service) PublicKey(ctx context.Context, name string, key ssh.PublicKey,
 		return Principal{}, errs.E(op, err)
 	}
 	if u.Disabled {
-		return Principal{}, errs.E(op, errs.Unauthenticated, "the account is disabled")
+		rec.Result, rec.Detail = audit.Denied, rec.Detail+": account disabled"
+		if err := s.audit.Append(context.WithoutCancel(ctx), rec); err != nil {
+			return Principal{}, errs.E(op, err)
+		}
+		return Principal{}, errs.E(op, errs.Unauthenticated, ErrDisabled)
 	}
 	if err := s.refuseSuspended(ctx, u, rec); err != nil {
 		return Principal{}, errs.E(op, err)
@@ -45,6 +56,17 @@ func (s *Service) PublicKey(ctx context.Context, name string, key ssh.PublicKey,
 		return Principal{}, errs.E(op, err)
 	}
 	return Principal{UserID: u.ID, Name: u.Name, Admin: u.Admin, Protocol: c.Protocol, SourceIP: c.IP}, nil
+}
+
+// ErrDisabled is why a disabled account's key is refused.
+var ErrDisabled = errors.New("the account is disabled")
+
+// KeyRefused reports whether err is PublicKey refusing a key registered for the user
+// because of the account (disabled, suspended, outside its addresses or protocols). Such a
+// refusal is audited with its reason already, and the key is not a guess: the front-end
+// should not count it again as a failed sign-in.
+func KeyRefused(err error) bool {
+	return errors.Is(err, ErrDisabled) || errors.Is(err, ErrSuspended) || AccessRefusal(err) != ""
 }
 
 // Accepted records a successful sign-in that the caller completed itself, such as an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ type env struct {
 	srv  *sftpd.Server
 	port string
 	keys []ssh.Signer // the host keys
+	// stop shuts the server down and waits for every connection's handling to end (its
+	// audit records written); the test's cleanup calls it too. Only once does anything.
+	stop func()
 }
 
 func start(t testing.TB, cfg sftpd.Config) *env {
@@ -43,7 +47,7 @@ func start(t testing.TB, cfg sftpd.Config) *env {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
@@ -53,8 +57,9 @@ func start(t testing.TB, cfg sftpd.Config) *env {
 			t.Errorf("Serve: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return &env{Env: e, addr: ln.Addr().String(), srv: srv, port: port, keys: keys}
+	return &env{Env: e, addr: ln.Addr().String(), srv: srv, port: port, keys: keys, stop: stop}
 }
 
 // principal is the user as the files layer sees them, for checks behind the protocol.

@@ -384,6 +384,10 @@ func (c *conn) rejected(user string, password bool, err error) {
 	switch {
 	case errs.Is(errs.Locked, err):
 		c.srv.log.Warn("sign-in refused: locked out", "user", user, "ip", c.client().IP, "err", err)
+	case !password && auth.KeyRefused(err):
+		// The user's own key, refused for the account's state or limits: audited with
+		// the reason by auth, and not a guess, so not counted as a failed sign-in.
+		c.srv.log.Info("sign-in refused", "user", user, "ip", c.client().IP, "err", err)
 	case errs.Is(errs.Unauthenticated, err):
 		if password {
 			c.pwFails++

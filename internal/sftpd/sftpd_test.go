@@ -3,6 +3,7 @@ package sftpd_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/sftpd"
 )
@@ -142,6 +144,20 @@ func TestWrongPasswordLocksOut(t *testing.T) {
 	if _, _, err := e.sshDial(t, "bob", ssh.Password("password-of-bob")); err == nil {
 		t.Fatal("right password accepted for a locked-out account")
 	}
+	// The lockout stops the guessing of the password: bob's key still works.
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Core.Accounts.AddKey(context.Background(), accounts.LocalAdmin("test"), "bob", string(ssh.MarshalAuthorizedKey(signer.PublicKey()))); err != nil {
+		t.Fatal(err)
+	}
+	sc, _, err := e.sshDial(t, "bob", ssh.PublicKeys(signer))
+	if err != nil {
+		t.Fatalf("key of a locked-out account: %v", err)
+	}
+	sc.Close()
 	// Unknown users fail the same way.
 	if _, _, err := e.sshDial(t, "nobody", ssh.Password("x")); err == nil {
 		t.Fatal("unknown user accepted")

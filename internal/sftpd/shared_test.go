@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/sftpd"
+	"github.com/coffer-mft/coffer/internal/testenv/syncbuf"
 )
 
 // A shared folder granted to a group appears at the top of the tree over SFTP too, with
@@ -115,6 +118,51 @@ func TestPublicKeyLoginAudited(t *testing.T) {
 		}
 	}
 	t.Fatalf("no audited SFTP key login with %s in %+v", fp, recs)
+}
+
+// A registered key refused because of the account (here: disabled) is audited with that
+// reason, and neither as a wrong key nor as a failed sign-in: the key was not a guess.
+// The server log says why too.
+func TestRefusedKeyAuditedWithReason(t *testing.T) {
+	t.Parallel()
+	logs := &syncbuf.Buffer{}
+	e := start(t, sftpd.Config{Log: slog.New(slog.NewTextHandler(logs, nil))})
+	ctx := context.Background()
+	admin := accounts.LocalAdmin("test")
+	e.User(t, "lee", 0)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Core.Accounts.AddKey(ctx, admin, "lee", string(ssh.MarshalAuthorizedKey(signer.PublicKey()))); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	if _, err := e.Core.Accounts.UpdateUser(ctx, admin, "lee", accounts.UserUpdate{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.sshDial(t, "lee", ssh.PublicKeys(signer)); err == nil {
+		t.Fatal("a disabled account's key signed in")
+	}
+	e.stop() // every connection handled, its records written
+	recs, err := e.Core.DB.Q().AuditQuery(ctx, db.AuditFilter{Actor: "lee", Action: audit.ActLogin}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details []string
+	for _, r := range recs {
+		details = append(details, r.Detail)
+	}
+	if !slices.Contains(details, "publickey: account disabled") || slices.ContainsFunc(details, func(d string) bool { return strings.Contains(d, "no accepted key") }) {
+		t.Fatalf("audited sign-ins: %q", details)
+	}
+	if n, err := e.Core.DB.Q().CountLoginFailures(ctx, "user", "lee", time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("failed sign-ins counted: %d %v", n, err)
+	}
+	if !strings.Contains(logs.String(), `msg="sign-in refused" protocol=sftp user=lee`) || !strings.Contains(logs.String(), "account is disabled") {
+		t.Fatalf("server log:\n%s", logs.String())
+	}
 }
 
 // A download is counted for the tripwires when it opens, and audited with its bytes when
