@@ -1,9 +1,9 @@
 package server_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -141,8 +141,8 @@ func TestDefenderAcrossProtocols(t *testing.T) {
 	}
 }
 
-// TestSSHScannerScores: an SSH connection that ends before trying any user (a scanner)
-// scores one point; one that signs in scores nothing.
+// TestSSHScannerScores: an SSH connection that ends after the key exchange, before trying
+// any user (a scanner), scores one point; one that signs in scores nothing.
 func TestSSHScannerScores(t *testing.T) {
 	e := testenv.New(t, testenv.Options{SFTP: true})
 	e.User(t, "alice", 0)
@@ -159,16 +159,17 @@ func TestSSHScannerScores(t *testing.T) {
 		t.Fatalf("sign-in: %s", got)
 	}
 	for range 3 {
-		nc, err := net.Dial("tcp", e.SFTPAddr)
-		if err != nil {
-			t.Fatal(err)
+		// Like ssh-keyscan: the key exchange, then the client leaves with the host key,
+		// before trying any user. (A client that leaves after only the version lines is
+		// a health check, which scores nothing: internal/sftpd TestHealthChecksNotScored.)
+		cfg := &ssh.ClientConfig{User: "alice", Timeout: 10 * time.Second,
+			HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { return errors.New("scanned") }}
+		if c, err := ssh.Dial("tcp", e.SFTPAddr, cfg); err == nil || !strings.Contains(err.Error(), "scanned") {
+			if c != nil {
+				c.Close()
+			}
+			t.Fatalf("scan: %v", err)
 		}
-		// The server's version line arrives, then the client leaves without a key exchange.
-		fmt.Fprint(nc, "SSH-2.0-scanner\r\n")
-		if _, err := bufio.NewReader(nc).ReadString('\n'); err != nil {
-			t.Fatal(err)
-		}
-		nc.Close()
 	}
 	// The server scores when it sees the connection end, after this goroutine closed it.
 	deadline := time.Now().Add(30 * time.Second)

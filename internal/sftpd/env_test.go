@@ -31,12 +31,22 @@ type env struct {
 
 func start(t testing.TB, cfg sftpd.Config) *env {
 	t.Helper()
+	return startWith(t, cfg, nil)
+}
+
+// startWith is start, with adjust setting more of cfg from the environment's core (which
+// start creates) before the server is made.
+func startWith(t testing.TB, cfg sftpd.Config, adjust func(*testenv.Env, *sftpd.Config)) *env {
+	t.Helper()
 	e := testenv.New(t, testenv.Options{})
 	keys, created, err := sftpd.LoadOrCreateHostKeys(t.TempDir())
 	if err != nil || !created {
 		t.Fatalf("LoadOrCreateHostKeys: %v, created=%v", err, created)
 	}
 	cfg.Files, cfg.Auth, cfg.HostKeys = e.Core.Files, e.Core.Auth, keys
+	if adjust != nil {
+		adjust(e, &cfg)
+	}
 	srv, err := sftpd.New(cfg)
 	if err != nil {
 		t.Fatal(err)

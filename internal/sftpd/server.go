@@ -5,12 +5,14 @@
 package sftpd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -320,13 +322,32 @@ type idleConn struct {
 	net.Conn
 	idle  time.Duration
 	armed atomic.Bool
+
+	// spoke is set once the client sent a byte past its version line, its first: a
+	// connection closed before that is a health check or a banner grab, not a scan.
+	spoke      atomic.Bool
+	versionEnd bool // the version line's newline arrived (the reading goroutine's)
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
 	if c.armed.Load() {
 		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.spoke.Load() {
+		b := p[:n]
+		if !c.versionEnd {
+			i := bytes.IndexByte(b, '\n')
+			if i < 0 {
+				return n, err
+			}
+			c.versionEnd, b = true, b[i+1:]
+		}
+		if len(b) > 0 {
+			c.spoke.Store(true)
+		}
+	}
+	return n, err
 }
 
 func hostOf(a net.Addr) string {
@@ -531,7 +552,8 @@ func (c *conn) serve() {
 		}
 	}
 
-	c.nc.SetDeadline(time.Now().Add(c.srv.cfg.HandshakeTimeout))
+	deadline := time.Now().Add(c.srv.cfg.HandshakeTimeout)
+	c.nc.SetDeadline(deadline)
 	sc, chans, reqs, err := ssh.NewServerConn(c.nc, c.sshConfig(ctx))
 	<-c.srv.unauth
 	if err != nil {
@@ -541,7 +563,12 @@ func (c *conn) serve() {
 		user := c.lastUser
 		tried := c.keyFails > 0 || c.pwFails > 0 || c.lastUser != ""
 		c.mu.Unlock()
-		if d := c.srv.cfg.Defender; d != nil && !tried {
+		// A client that closed the connection itself having sent at most its version
+		// line is a health check (a load balancer's, a monitoring probe's): not scored,
+		// or one check every 15 seconds would ban the monitoring host. One that held its
+		// slot until the handshake timeout is scored whatever it sent.
+		probe := !c.nc.spoke.Load() && !errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(deadline)
+		if d := c.srv.cfg.Defender; d != nil && !tried && !probe {
 			// Nobody signs in without trying a user name: a scanner, or a client that
 			// does not accept our algorithms.
 			if err := d.Record(context.WithoutCancel(ctx), defender.Event{Kind: defender.SSHHandshake, IP: c.client().IP, Protocol: audit.SFTP}); err != nil {
