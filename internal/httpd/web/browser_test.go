@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
 	"github.com/coffer-mft/coffer/internal/auth"
@@ -190,4 +191,48 @@ func TestBrowserUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot(t, ctx, "account.png")
+}
+
+// TestBrowserFilesChosenBeforeScript: on a slow line the upload button shows before the
+// page's (deferred) upload script has run. Files chosen then are uploaded once it runs,
+// instead of being ignored. The test holds upload.js in the browser until the file is
+// chosen.
+func TestBrowserFilesChosenBeforeScript(t *testing.T) {
+	ctx := browser(t, 3*time.Minute)
+	e := testenv.New(t, testenv.Options{})
+	e.User(t, "tech", 0)
+	local := filepath.Join(t.TempDir(), "early.csv")
+	if err := os.WriteFile(local, []byte("sample,result\n1,ok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	paused := make(chan fetch.RequestID, 1)
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if ev, ok := ev.(*fetch.EventRequestPaused); ok {
+			select {
+			case paused <- ev.RequestID:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/static/upload.js*"}}}); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, ctx, e.URL+"/files/", "#listing")
+	var id fetch.RequestID
+	select {
+	case id = <-paused:
+	case <-ctx.Done():
+		t.Fatal("the files page never asked for upload.js")
+	}
+	step(t, ctx, "choose the file while upload.js is held",
+		chromedp.SetUploadFiles(chromedp.CSS(`input[type=file][data-upload]:not([webkitdirectory])`), []string{local}))
+	if _, err := chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: id}); err != nil {
+		t.Fatal(err)
+	}
+	// A few seconds suffice; the old page never sent the file.
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	step(t, wait, "the file is uploaded and listed", chromedp.WaitVisible(chromedp.CSS(`tr[data-name="early.csv"]`)))
 }

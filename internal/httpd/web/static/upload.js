@@ -263,10 +263,14 @@
 
   // Files from the button; webkitRelativePath carries the folder structure of a folder pick.
   for (const input of document.querySelectorAll("input[type=file][data-upload]")) {
-    input.addEventListener("change", () => {
+    const take = () => {
       for (const f of input.files) enqueue(f, target(f.webkitRelativePath || f.name));
       input.value = "";
-    });
+    };
+    input.addEventListener("change", take);
+    // The button shows before this (deferred) script has run: on a slow connection files
+    // can be chosen before there is a listener. They are sent now instead of ignored.
+    if (input.files.length) take();
   }
 
   // Drag and drop, folders included (walked with the entries API).
