@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -19,8 +20,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/coffer-mft/coffer/internal/accounts"
-	"github.com/coffer-mft/coffer/internal/files"
 	"github.com/coffer-mft/coffer/internal/sftpd"
+	"github.com/coffer-mft/coffer/internal/testenv"
 )
 
 func put(t *testing.T, c *sftp.Client, path string, data []byte) error {
@@ -74,10 +75,8 @@ const (
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := start(t, sftpd.Config{})
-	e.User(t, "alice", 0)
+	tok := e.User(t, "alice", 0)
 	c, _ := e.login(t, "alice")
-	ctx := context.Background()
-	p := e.principal(t, "alice")
 	for _, size := range []int{0, 1, 5 << 20} {
 		data := make([]byte, size)
 		rand.Read(data)
@@ -92,24 +91,19 @@ func TestRoundTrip(t *testing.T) {
 		if sha256.Sum256(got) != sha256.Sum256(data) {
 			t.Fatalf("%d bytes: got %d bytes with another digest", size, len(got))
 		}
-		// The same file through the files layer (what the REST API serves).
-		r, err := e.Core.Files.Open(ctx, p, name)
-		if err != nil {
-			t.Fatal(err)
+		// The same file over the REST API (HTTPS), and the other way round.
+		resp, rest := e.Do(t, testenv.Request{Method: "GET", Path: "/api/v1/files" + name, Token: tok})
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(rest, data) {
+			t.Fatalf("REST GET of an SFTP upload: %d, %d bytes", resp.StatusCode, len(rest))
 		}
-		rest, err := io.ReadAll(r.Seeker())
-		r.Close()
-		if err != nil || !bytes.Equal(rest, data) {
-			t.Fatalf("files.Open of an SFTP upload: %d bytes, %v", len(rest), err)
-		}
-		// And the other way round.
 		other := fmt.Sprintf("/rest%d.bin", size)
-		if _, err := e.Core.Files.Create(ctx, p, other, bytes.NewReader(data), files.CreateOptions{Size: int64(size)}); err != nil {
-			t.Fatal(err)
+		resp, body := e.Do(t, testenv.Request{Method: "PUT", Path: "/api/v1/files" + other, Token: tok, Body: bytes.NewReader(data)})
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("REST PUT: %d %s", resp.StatusCode, body)
 		}
 		got, err = get(t, c, other)
 		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("SFTP get of a files.Create upload: %d bytes, %v", len(got), err)
+			t.Fatalf("SFTP get of a REST upload: %d bytes, %v", len(got), err)
 		}
 		fi, err := c.Stat(name)
 		if err != nil || fi.Size() != int64(size) || fi.IsDir() || fi.Mode().Perm() != 0o644 {
