@@ -52,6 +52,28 @@ func TestUserKeys(t *testing.T) {
 	if _, err := core.Auth.PublicKey(context.Background(), "alice", pub, cl); err != nil {
 		t.Fatalf("key sign-in: %v", err)
 	}
+	// What an administrator sees when a partner cannot sign in: how the account signs
+	// in, its keys, and its lockout, which refuses passwords but not the key.
+	for range 5 {
+		core.Auth.Password(context.Background(), "alice", "wrong", auth.Client{IP: "203.0.113.9", Protocol: audit.SFTP})
+	}
+	if _, err := core.Auth.PublicKey(context.Background(), "alice", pub, cl); err != nil {
+		t.Fatalf("key sign-in while the account is locked out: %v", err)
+	}
+	code, stdout, stderr = c.run("", "user", "show", "alice")
+	words := strings.Join(strings.Fields(stdout), " ") // the columns' padding aside
+	for _, want := range []string{"password sign-in: off: SSH keys (and API tokens) only", "SSH keys: 1: " + ssh.FingerprintSHA256(pub),
+		"locked out: until ", "passwords are refused, SSH keys and API tokens still work (coffer unlock --user alice)"} {
+		if code != exitOK || !strings.Contains(words, want) {
+			t.Fatalf("user show: %d, no %q in\n%s%s", code, want, stdout, stderr)
+		}
+	}
+	if code, _, stderr := c.run("", "unlock", "--user", "alice"); code != exitOK {
+		t.Fatal(stderr)
+	}
+	if _, stdout, _ := c.run("", "user", "show", "alice"); !strings.Contains(strings.Join(strings.Fields(stdout), " "), "locked out: no") {
+		t.Fatalf("user show after unlock:\n%s", stdout)
+	}
 	code, stdout, _ = c.run("", "user", "key", "remove", "alice", ssh.FingerprintSHA256(pub))
 	if code != exitOK {
 		t.Fatalf("key remove: %q", stdout)

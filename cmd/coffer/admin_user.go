@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/coffer-mft/coffer/internal/accounts"
 	"github.com/coffer-mft/coffer/internal/auth"
@@ -128,8 +129,9 @@ func yesNo(b bool) string {
 
 func userShow(ctx context.Context, e env, args []string) int {
 	sp := spec{name: "user show", args: "NAME", min: 1, max: 1,
-		about: "Shows an account: its role, state, quota, groups, the shared folders granted to it, its\n" +
-			"two-factor sign-in and how many web sessions it has."}
+		about: "Shows an account: its role, state (disabled, suspended, locked out), how it signs in\n" +
+			"(password, SSH keys, two-factor), its quota, groups, the shared folders granted to it,\n" +
+			"its allowed addresses and protocols, and how many web sessions it has."}
 	return withCore(ctx, e, sp, args, nil, func(s *session, args []string) int {
 		u, err := s.core.Accounts.User(ctx, s.actor, args[0])
 		if err != nil {
@@ -152,10 +154,24 @@ func userShow(ctx context.Context, e env, args []string) int {
 		if err != nil {
 			return s.fail(fmt.Sprintf("cannot read the web sessions of %q", u.Name), err)
 		}
+		keys, err := s.core.Accounts.ListKeys(ctx, s.actor, u.Name)
+		if err != nil {
+			return s.fail(fmt.Sprintf("cannot read the SSH keys of %q", u.Name), err)
+		}
+		locked, err := q.LockoutUntil(ctx, "user", u.Name)
+		if err != nil {
+			return s.fail(fmt.Sprintf("cannot read the lockout of %q", u.Name), err)
+		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "name:\t%s\n", u.Name)
 		fmt.Fprintf(tw, "administrator:\t%s\n", yesNo(u.Admin))
 		fmt.Fprintf(tw, "disabled:\t%s\n", yesNo(u.Disabled))
+		if !u.Suspended.IsZero() {
+			fmt.Fprintf(tw, "suspended:\tsince %s, by a tripwire (docs/tripwires.md): it cannot sign in until an administrator lifts it\n", formatTime(u.Suspended))
+		}
+		fmt.Fprintf(tw, "locked out:\t%s\n", describeLockout(locked, time.Now(), u.Name))
+		fmt.Fprintf(tw, "password sign-in:\t%s\n", describePasswordLogin(u))
+		fmt.Fprintf(tw, "SSH keys:\t%s\n", describeKeys(keys))
 		fmt.Fprintf(tw, "quota:\t%s\n", formatQuota(u.QuotaBytes))
 		fmt.Fprintf(tw, "used:\t%s\n", formatSize(u.UsedBytes))
 		fmt.Fprintf(tw, "created:\t%s\n", formatTime(u.Created))
@@ -169,6 +185,37 @@ func userShow(ctx context.Context, e env, args []string) int {
 		tw.Flush()
 		return exitOK
 	})
+}
+
+// describeLockout says whether an account's lockout (too many wrong passwords) is on at now.
+func describeLockout(until, now time.Time, name string) string {
+	if !until.After(now) {
+		return "no"
+	}
+	return fmt.Sprintf("until %s: passwords are refused, SSH keys and API tokens still work (coffer unlock --user %s)", formatTime(until), printable(name))
+}
+
+// describePasswordLogin says whether a password signs u in.
+func describePasswordLogin(u db.User) string {
+	switch {
+	case u.PasswordHash == "":
+		return "no password set"
+	case !u.PasswordLogin:
+		return "off: SSH keys (and API tokens) only"
+	}
+	return "on"
+}
+
+// describeKeys lists the fingerprints of a user's SSH keys.
+func describeKeys(keys []db.UserKey) string {
+	var fps []string
+	for _, k := range keys {
+		fps = append(fps, k.Fingerprint)
+	}
+	if len(fps) == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%d: %s", len(fps), strings.Join(fps, ", "))
 }
 
 // folderAccess combines the grants that reach a user into "folder (perms)" entries.
