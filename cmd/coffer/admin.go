@@ -35,6 +35,7 @@ func adminCommands() map[string]command {
 		"unlock":   {"lift a sign-in lockout of an account or address", cmdUnlock},
 		"ban":      {"list and lift bans of client addresses (the defender)", cmdBan},
 		"settings": {"show and change server-wide settings (require-2fa)", cmdSettings},
+		"sftp":     {"print the SSH host keys' fingerprints and known_hosts lines", cmdSFTP},
 	}
 }
 

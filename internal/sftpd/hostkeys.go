@@ -48,10 +48,29 @@ func LoadOrCreateHostKeys(dir string) (signers []ssh.Signer, created bool, err e
 	return signers, created, nil
 }
 
+// LoadHostKeys loads the host keys that LoadOrCreateHostKeys made in dir, creating none:
+// for commands that report them while the server may run. An error wrapping
+// fs.ErrNotExist says that a key is not there yet.
+func LoadHostKeys(dir string) ([]ssh.Signer, error) {
+	var signers []ssh.Signer
+	for _, file := range []string{ed25519KeyFile, rsaKeyFile} {
+		s, _, err := loadOrCreate(filepath.Join(dir, file), nil)
+		if err != nil {
+			return nil, err
+		}
+		signers = append(signers, s)
+	}
+	return signers, nil
+}
+
+// loadOrCreate loads the host key at path, creating it with gen when it is not there (a
+// nil gen creates nothing).
 func loadOrCreate(path string, gen func() (any, error)) (ssh.Signer, bool, error) {
 	data, err := os.ReadFile(path)
 	made := false
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && gen == nil:
+		return nil, false, fmt.Errorf("sftpd: no host key %q (the first start of 'coffer serve' with SFTP on makes it): %w", path, err)
 	case errors.Is(err, fs.ErrNotExist):
 		key, err := gen()
 		if err != nil {
