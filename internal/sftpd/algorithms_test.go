@@ -113,3 +113,29 @@ func hostKeys(t *testing.T) []ssh.Signer {
 	}
 	return keys
 }
+
+// A client that accepts only host key types the server has no key of (ssh-keyscan's
+// ECDSA probe) is told so, not that it must be upgraded; and that warning does not use up
+// the address's one warning about other algorithms, such as an old client's ciphers.
+func TestHostKeyTypeRefusal(t *testing.T) {
+	t.Parallel()
+	var log syncbuf.Buffer
+	e := start(t, sftpd.Config{Log: slog.New(slog.NewTextHandler(&log, nil))})
+	e.User(t, "ann", 0)
+	dial := func(cfg ssh.Config, hostKeyAlgos ...string) {
+		t.Helper()
+		c, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "ann", Auth: []ssh.AuthMethod{ssh.Password("password-of-ann")},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), HostKeyAlgorithms: hostKeyAlgos, Config: cfg})
+		if err == nil {
+			c.Close()
+			t.Fatal("the client was admitted")
+		}
+	}
+	dial(ssh.Config{}, ssh.KeyAlgoECDSA256)
+	waitLog(t, &log, "the client accepts only host key types this server has no key of (it has ED25519 and RSA): ssh-keyscan probes each type")
+	if strings.Contains(log.String(), "must be upgraded") {
+		t.Fatalf("a host key type refusal said the client must be upgraded:\n%s", log.String())
+	}
+	dial(ssh.Config{Ciphers: []string{ssh.CipherAES128CTR}})
+	waitLog(t, &log, `level=WARN msg="SFTP client refused: no client to server cipher in common`)
+}

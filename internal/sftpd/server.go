@@ -433,6 +433,11 @@ func (s *Server) negotiationHint(ne *ssh.AlgorithmNegotiationError) string {
 		flag, defaults, opt = "--sftp-macs", macs, optMACs
 	case strings.Contains(ne.What, "key exchange"):
 		flag, defaults = "--sftp-kex", kexAlgos
+	case ne.What == "host key":
+		// ssh-keyscan asks for one key type per connection, ECDSA among them; a client
+		// configured for ECDSA host keys only is the other case. Neither is outdated.
+		return "the client accepts only host key types this server has no key of (it has " + strings.Join(hostKeyTypes(s.cfg.HostKeys), " and ") +
+			"): ssh-keyscan probes each type in turn, so this is expected once per scan; a client limited to other types (HostKeyAlgorithms) must accept one of these"
 	}
 	offered := func(among []string) (names []string) {
 		for _, a := range ne.RequestedAlgorithms {
@@ -461,8 +466,19 @@ func (s *Server) negotiationHint(ne *ssh.AlgorithmNegotiationError) string {
 	return hint + " (docs/sftp.md, \"Older clients\")"
 }
 
+// hostKeyTypes names the types of the server's host keys as OpenSSH prints them.
+func hostKeyTypes(keys []ssh.Signer) []string {
+	var out []string
+	for _, fp := range Fingerprints(keys) {
+		name, _, _ := strings.Cut(fp, " ")
+		out = append(out, name)
+	}
+	return out
+}
+
 // refusalLog limits the warnings about clients refused for their algorithms to one per
-// address in refusalQuiet: an old client retrying from cron, or a scanner, would
+// address and kind of algorithm in refusalQuiet (so that an ssh-keyscan's host key probe
+// does not hide a cipher refusal from the same address): an old client retrying from cron, or a scanner, would
 // otherwise fill the log before anyone signs in. The rest go to DEBUG. Its memory is
 // bounded: when it holds refusalMax addresses it starts over.
 type refusalLog struct {
@@ -476,24 +492,24 @@ const (
 	offersMax    = 512 // bytes of the client's list of algorithms in a log line
 )
 
-// warn reports whether a refusal of ip is to be logged at WARN now.
-func (r *refusalLog) warn(ip string, now time.Time) bool {
+// warn reports whether a refusal of key (an address and a kind) is to be logged at WARN now.
+func (r *refusalLog) warn(key string, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t, ok := r.last[ip]; ok && now.Sub(t) < refusalQuiet {
+	if t, ok := r.last[key]; ok && now.Sub(t) < refusalQuiet {
 		return false
 	}
 	if r.last == nil || len(r.last) >= refusalMax {
 		r.last = map[string]time.Time{}
 	}
-	r.last[ip] = now
+	r.last[key] = now
 	return true
 }
 
 // logRefusal logs why a client could not agree on algorithms with the server.
 func (c *conn) logRefusal(log *slog.Logger, ne *ssh.AlgorithmNegotiationError) {
 	level := slog.LevelDebug
-	if c.srv.refusals.warn(c.client().IP, time.Now()) {
+	if c.srv.refusals.warn(c.client().IP+" "+ne.What, time.Now()) {
 		level = slog.LevelWarn
 	}
 	offers := strings.Join(ne.RequestedAlgorithms, ",")
