@@ -134,6 +134,12 @@ func (s *session) setstat(p string, a attrs) error {
 	if u := s.openUpload(p); u != nil {
 		// fsetstat (or setstat) of a file being uploaded, e.g. sftp put -p: the file is
 		// not visible yet, so remember the time for the commit.
+		// An upload that has failed already (the quota, storage) reports why, as its
+		// next WRITE and its CLOSE do: scp "truncates" after its writes, and was told
+		// "unsupported" instead of the reason.
+		if err := u.stopped(); err != nil {
+			return err
+		}
 		// scp (SFTP mode) "truncates" to the length it wrote: that is no change.
 		if a.flags&attrSize != 0 && int64(a.size) != u.written() {
 			return s.refuse(audit.ActFileUpload, p, fxOpUnsupported, "changing a file's size is not supported")

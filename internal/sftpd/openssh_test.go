@@ -3,6 +3,7 @@ package sftpd_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,5 +188,30 @@ func TestOpenSSHPutKeepsTime(t *testing.T) {
 	}
 	if synced, err := e.Core.Files.Stat(context.Background(), p, "/synced.txt"); err != nil || synced.Size != 17 {
 		t.Fatalf("put -f: %+v %v", synced, err)
+	}
+}
+
+// scp over quota is told the upload failed, and nothing else: after its writes it
+// "truncates" the file with fsetstat, which was answered "Operation unsupported" once the
+// upload had stopped, as if scp had asked for something this server cannot do.
+func TestSCPOverQuota(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	e.User(t, "quinn", 256<<10)
+	o := newOpenSSH(t, e, "quinn")
+	local := filepath.Join(o.dir, "big.bin")
+	data := make([]byte, 4<<20)
+	rand.Read(data)
+	if err := os.WriteFile(local, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := o.run("scp", append(append([]string{"-P", e.port}, o.opts...), local, "quinn@127.0.0.1:/big.bin")...)
+	if err == nil {
+		t.Fatalf("scp over quota succeeded:\n%s", out)
+	}
+	// OpenSSH's scp prints the status code's name only (SFTP v3 has no code for a quota);
+	// every answer now says Failure, none "unsupported".
+	if strings.Contains(out, "unsupported") || !strings.Contains(out, `write remote "/big.bin": Failure`) {
+		t.Fatalf("scp over quota printed:\n%s", out)
 	}
 }

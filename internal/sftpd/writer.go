@@ -234,6 +234,22 @@ func (u *upload) endQueue(end error) {
 // written is the length of the upload so far.
 func (u *upload) written() int64 { return u.pos }
 
+// stopped returns why the upload cannot complete, if it is known already: a write that
+// failed, or Create having returned an error (quota, storage). Else nil.
+func (u *upload) stopped() error {
+	if u.failed != nil {
+		return u.failed
+	}
+	select {
+	case <-u.done:
+		if u.res != nil {
+			return u.fail(u.result(nil))
+		}
+	default:
+	}
+	return nil
+}
+
 // close ends the stream, waits for Create and reports its outcome: only now is the file
 // visible, and only if close returns nil.
 func (u *upload) close() error {
