@@ -323,10 +323,12 @@ type idleConn struct {
 	idle  time.Duration
 	armed atomic.Bool
 
-	// spoke is set once the client sent a byte past its version line, its first: a
-	// connection closed before that is a health check or a banner grab, not a scan.
-	spoke      atomic.Bool
-	versionEnd bool // the version line's newline arrived (the reading goroutine's)
+	// spoke is set once the client sent more than an SSH version line: a byte past its
+	// first newline, or a first line that does not start "SSH-". A connection closed
+	// before that, and soon, is a health check or a banner grab, not a scan.
+	spoke atomic.Bool
+	seen  int  // bytes of the first line read so far (the reading goroutine's)
+	ended bool // the first line's newline arrived (the reading goroutine's)
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
@@ -335,19 +337,32 @@ func (c *idleConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 && !c.spoke.Load() {
-		b := p[:n]
-		if !c.versionEnd {
-			i := bytes.IndexByte(b, '\n')
-			if i < 0 {
-				return n, err
-			}
-			c.versionEnd, b = true, b[i+1:]
-		}
-		if len(b) > 0 {
-			c.spoke.Store(true)
-		}
+		c.note(p[:n])
 	}
 	return n, err
+}
+
+// note follows what the client sends until it is more than a version line.
+func (c *idleConn) note(b []byte) {
+	if !c.ended {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b, c.ended = b[:i+1], b[i+1:], true
+		} else {
+			b = nil
+		}
+		const prefix = "SSH-"
+		for _, ch := range line {
+			if c.seen < len(prefix) && ch != prefix[c.seen] {
+				c.spoke.Store(true) // not SSH: a scanner or a fuzzer
+				return
+			}
+			c.seen++
+		}
+	}
+	if len(b) > 0 {
+		c.spoke.Store(true)
+	}
 }
 
 func hostOf(a net.Addr) string {
@@ -466,6 +481,11 @@ func (s *Server) negotiationHint(ne *ssh.AlgorithmNegotiationError) string {
 	return hint + " (docs/sftp.md, \"Older clients\")"
 }
 
+// probeGrace is how soon a health check closes its connection: a tenth of the handshake
+// timeout (2 s by default). A silent connection held longer takes an unauthenticated
+// slot the way an attack on the slots does, and is scored.
+func probeGrace(handshake time.Duration) time.Duration { return handshake / 10 }
+
 // hostKeyTypes names the types of the server's host keys as OpenSSH prints them.
 func hostKeyTypes(keys []ssh.Signer) []string {
 	var out []string
@@ -568,8 +588,8 @@ func (c *conn) serve() {
 		}
 	}
 
-	deadline := time.Now().Add(c.srv.cfg.HandshakeTimeout)
-	c.nc.SetDeadline(deadline)
+	started := time.Now()
+	c.nc.SetDeadline(started.Add(c.srv.cfg.HandshakeTimeout))
 	sc, chans, reqs, err := ssh.NewServerConn(c.nc, c.sshConfig(ctx))
 	<-c.srv.unauth
 	if err != nil {
@@ -579,11 +599,11 @@ func (c *conn) serve() {
 		user := c.lastUser
 		tried := c.keyFails > 0 || c.pwFails > 0 || c.lastUser != ""
 		c.mu.Unlock()
-		// A client that closed the connection itself having sent at most its version
-		// line is a health check (a load balancer's, a monitoring probe's): not scored,
-		// or one check every 15 seconds would ban the monitoring host. One that held its
-		// slot until the handshake timeout is scored whatever it sent.
-		probe := !c.nc.spoke.Load() && !errors.Is(err, os.ErrDeadlineExceeded) && time.Now().Before(deadline)
+		// A client that closed the connection itself, soon (probeGrace), having sent at
+		// most its version line is a health check (a load balancer's, a monitoring
+		// probe's): not scored, or one check every 15 seconds would ban the monitoring
+		// host. One that held its slot longer is scored whatever it sent.
+		probe := !c.nc.spoke.Load() && !errors.Is(err, os.ErrDeadlineExceeded) && time.Since(started) < probeGrace(c.srv.cfg.HandshakeTimeout)
 		if d := c.srv.cfg.Defender; d != nil && !tried && !probe {
 			// Nobody signs in without trying a user name: a scanner, or a client that
 			// does not accept our algorithms.
