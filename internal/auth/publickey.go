@@ -63,8 +63,10 @@ var ErrDisabled = errors.New("the account is disabled")
 
 // KeyRefused reports whether err is PublicKey refusing a key registered for the user
 // because of the account (disabled, suspended, outside its addresses or protocols). Such a
-// refusal is audited with its reason already, and the key is not a guess: the front-end
-// should not count it again as a failed sign-in.
+// refusal is audited with its reason already and is no guess at the account's
+// credentials: the front-end should not count it as a failed sign-in of the account.
+// The client may not have proven that it holds the key (SSH asks before it signs), so
+// the front-end should still score the address.
 func KeyRefused(err error) bool {
 	return errors.Is(err, ErrDisabled) || errors.Is(err, ErrSuspended) || AccessRefusal(err) != ""
 }

@@ -386,6 +386,7 @@ type conn struct {
 	principals []auth.Principal // every principal a callback returned, by index
 	keyFails   int              // rejected public keys: auth does not count these
 	pwFails    int              // failed passwords: auth.Password counted them already
+	refused    int              // registered keys the account refused (auth audited each)
 	lastUser   string
 
 	p       auth.Principal // the authenticated principal
@@ -421,8 +422,12 @@ func (c *conn) rejected(user string, password bool, err error) {
 	case errs.Is(errs.Locked, err):
 		c.srv.log.Warn("sign-in refused: locked out", "user", user, "ip", c.client().IP, "err", err)
 	case !password && auth.KeyRefused(err):
-		// The user's own key, refused for the account's state or limits: audited with
-		// the reason by auth, and not a guess, so not counted as a failed sign-in.
+		// A key registered for the user, refused for the account's state or limits:
+		// audited with the reason by auth. Not a guess at the account's credentials, so
+		// not a failed sign-in of the account; but the client has not proven it holds
+		// the key (the SSH layer asks before it verifies a signature), so a connection
+		// that ends so scores for its address (below, serve).
+		c.refused++
 		c.srv.log.Info("sign-in refused", "user", user, "ip", c.client().IP, "err", err)
 	case errs.Is(errs.Unauthenticated, err):
 		if password {
@@ -596,6 +601,7 @@ func (c *conn) serve() {
 		c.nc.Close()
 		c.mu.Lock()
 		failed := c.keyFails > 0 && c.pwFails == 0
+		refusedOnly := c.refused > 0 && c.keyFails == 0 && c.pwFails == 0
 		user := c.lastUser
 		tried := c.keyFails > 0 || c.pwFails > 0 || c.lastUser != ""
 		c.mu.Unlock()
@@ -616,6 +622,14 @@ func (c *conn) serve() {
 			// a connection that gave up after them is one failed sign-in.
 			if err := c.srv.cfg.Auth.Failed(context.WithoutCancel(ctx), user, c.client(), "publickey: no accepted key"); err != nil {
 				log.Error("cannot record failed sign-in", "user", user, "err", err)
+			}
+		}
+		if d := c.srv.cfg.Defender; d != nil && refusedOnly {
+			// Only keys the account refused (audited each): one point for the address,
+			// so that replaying a published public key against a disabled account is
+			// banned like any other failure; the account's lockout is not touched.
+			if err := d.Record(context.WithoutCancel(ctx), defender.Event{Kind: defender.LoginFailed, IP: c.client().IP, Protocol: audit.SFTP, User: user}); err != nil {
+				log.Error("cannot record a refused sign-in", "user", user, "err", err)
 			}
 		}
 		if ne := (*ssh.AlgorithmNegotiationError)(nil); errors.As(err, &ne) {

@@ -19,6 +19,7 @@ import (
 	"github.com/coffer-mft/coffer/internal/authz"
 	"github.com/coffer-mft/coffer/internal/db"
 	"github.com/coffer-mft/coffer/internal/sftpd"
+	"github.com/coffer-mft/coffer/internal/testenv"
 	"github.com/coffer-mft/coffer/internal/testenv/syncbuf"
 )
 
@@ -121,12 +122,14 @@ func TestPublicKeyLoginAudited(t *testing.T) {
 }
 
 // A registered key refused because of the account (here: disabled) is audited with that
-// reason, and neither as a wrong key nor as a failed sign-in: the key was not a guess.
-// The server log says why too.
+// reason, and neither as a wrong key nor as a failed sign-in of the account; the address
+// scores one point with the defender. The server log says why too.
 func TestRefusedKeyAuditedWithReason(t *testing.T) {
 	t.Parallel()
 	logs := &syncbuf.Buffer{}
-	e := start(t, sftpd.Config{Log: slog.New(slog.NewTextHandler(logs, nil))})
+	e := startWith(t, sftpd.Config{Log: slog.New(slog.NewTextHandler(logs, nil))}, func(e *testenv.Env, cfg *sftpd.Config) {
+		cfg.Defender = e.Core.Defender
+	})
 	ctx := context.Background()
 	admin := accounts.LocalAdmin("test")
 	e.User(t, "lee", 0)
@@ -159,6 +162,11 @@ func TestRefusedKeyAuditedWithReason(t *testing.T) {
 	}
 	if n, err := e.Core.DB.Q().CountLoginFailures(ctx, "user", "lee", time.Now().Add(-time.Hour)); err != nil || n != 0 {
 		t.Fatalf("failed sign-ins counted: %d %v", n, err)
+	}
+	// The client never had to prove it holds the key (SSH asks first): the address
+	// scores, so that replaying a public key is banned in the end.
+	if n, err := e.Core.DB.Q().DefenderScore(ctx, "127.0.0.1", time.Now().Add(-time.Hour)); err != nil || n != 1 {
+		t.Fatalf("the address scored %d (%v), want 1", n, err)
 	}
 	if !strings.Contains(logs.String(), `msg="sign-in refused" protocol=sftp user=lee`) || !strings.Contains(logs.String(), "account is disabled") {
 		t.Fatalf("server log:\n%s", logs.String())
