@@ -132,22 +132,7 @@ func (s *session) refuseLink(link string) error {
 // here and are ignored; a size change would be a random-access write and is refused.
 func (s *session) setstat(p string, a attrs) error {
 	if u := s.openUpload(p); u != nil {
-		// fsetstat (or setstat) of a file being uploaded, e.g. sftp put -p: the file is
-		// not visible yet, so remember the time for the commit.
-		// An upload that has failed already (the quota, storage) reports why, as its
-		// next WRITE and its CLOSE do: scp "truncates" after its writes, and was told
-		// "unsupported" instead of the reason.
-		if err := u.stopped(); err != nil {
-			return err
-		}
-		// scp (SFTP mode) "truncates" to the length it wrote: that is no change.
-		if a.flags&attrSize != 0 && int64(a.size) != u.written() {
-			return s.refuse(audit.ActFileUpload, p, fxOpUnsupported, "changing a file's size is not supported")
-		}
-		if a.flags&attrACModTime != 0 {
-			u.mtime = time.Unix(int64(a.mtime), 0)
-		}
-		return nil
+		return s.setstatUpload(u, p, a)
 	}
 	fsvc := s.srv.cfg.Files
 	if a.flags&attrSize != 0 {
@@ -167,6 +152,26 @@ func (s *session) setstat(p string, a attrs) error {
 		if _, err := fsvc.Stat(s.ctx, s.p, p); err != nil {
 			return s.report("setstat", p, err)
 		}
+	}
+	return nil
+}
+
+// setstatUpload applies a setstat to upload u of path p, which is not visible yet.
+func (s *session) setstatUpload(u *upload, p string, a attrs) error {
+	// fsetstat (or setstat) of a file being uploaded, e.g. sftp put -p: the file is
+	// not visible yet, so remember the time for the commit.
+	// An upload that has failed already (the quota, storage) reports why, as its
+	// next WRITE and its CLOSE do: scp "truncates" after its writes, and was told
+	// "unsupported" instead of the reason.
+	if err := u.stopped(); err != nil {
+		return err
+	}
+	// scp (SFTP mode) "truncates" to the length it wrote: that is no change.
+	if a.flags&attrSize != 0 && int64(a.size) != u.written() {
+		return s.refuse(audit.ActFileUpload, p, fxOpUnsupported, "changing a file's size is not supported")
+	}
+	if a.flags&attrACModTime != 0 {
+		u.mtime = time.Unix(int64(a.mtime), 0)
 	}
 	return nil
 }

@@ -457,7 +457,11 @@ func (s *session) serveOther(r *request) {
 		s.reply(r.id, s.setstat(cleanPath(r.path), r.attrs))
 	case fxpFsetstat:
 		h, err := s.lookup(r)
-		if err == nil {
+		switch {
+		case err != nil:
+		case h.up != nil:
+			err = s.setstatUpload(h.up, h.path, r.attrs) // this handle's upload, not another of the path
+		default:
 			err = s.setstat(h.path, r.attrs)
 		}
 		s.reply(r.id, err)

@@ -5,9 +5,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/pkg/sftp"
 
 	"github.com/coffer-mft/coffer/internal/sftpd"
 )
@@ -233,5 +236,44 @@ func TestOutOfOrderWritesBoundedPerSession(t *testing.T) {
 	third := s.create(3, "/third.bin")
 	if ok, msg := ahead(third, 400, 60); ok != 60 {
 		t.Fatalf("after both uploads ended, %d of 60 writes ahead accepted (%q)", ok, msg)
+	}
+}
+
+// FSETSTAT applies to its own handle's upload. With several uploads of one path open,
+// one failed (a write far ahead of its stream), an fsetstat of a healthy one must not be
+// answered with the failed one's error, and its upload completes.
+func TestFsetstatIsPerHandle(t *testing.T) {
+	t.Parallel()
+	e := start(t, sftpd.Config{})
+	e.User(t, "fay", 0)
+	c, _ := e.login(t, "fay")
+	for round := range 3 {
+		var failed []*sftp.File
+		for range 8 {
+			f, err := c.OpenFile("/same.csv", os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt([]byte("x"), 100<<20); err == nil {
+				t.Fatal("a write 100 MiB ahead of its stream was accepted")
+			}
+			failed = append(failed, f)
+		}
+		good, err := c.OpenFile("/same.csv", os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := good.Write([]byte("a,b\n")); err != nil {
+			t.Fatal(err)
+		}
+		if err := good.Chmod(0o644); err != nil {
+			t.Fatalf("round %d: fsetstat of a healthy upload: %v", round, err)
+		}
+		if err := good.Close(); err != nil {
+			t.Fatalf("round %d: close: %v", round, err)
+		}
+		for _, f := range failed {
+			f.Close()
+		}
 	}
 }
