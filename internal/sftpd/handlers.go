@@ -156,13 +156,11 @@ func (s *session) setstat(p string, a attrs) error {
 	return nil
 }
 
-// setstatUpload applies a setstat to upload u of path p, which is not visible yet.
+// setstatUpload applies a setstat to upload u of path p (e.g. sftp put -p). The file is
+// not visible yet, so the time is kept for the commit. An upload that has failed already
+// (the quota, storage) answers with its failure, as its WRITEs and CLOSE do: scp
+// "truncates" after its writes, and was told "unsupported" instead.
 func (s *session) setstatUpload(u *upload, p string, a attrs) error {
-	// fsetstat (or setstat) of a file being uploaded, e.g. sftp put -p: the file is
-	// not visible yet, so remember the time for the commit.
-	// An upload that has failed already (the quota, storage) reports why, as its
-	// next WRITE and its CLOSE do: scp "truncates" after its writes, and was told
-	// "unsupported" instead of the reason.
 	if err := u.stopped(); err != nil {
 		return err
 	}

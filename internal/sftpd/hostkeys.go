@@ -22,6 +22,15 @@ const (
 	rsaKeyBits     = 3072
 )
 
+// hostKeyFiles are the host keys, in the order they are offered, with how to make each.
+var hostKeyFiles = []struct {
+	file string
+	gen  func() (any, error)
+}{
+	{ed25519KeyFile, func() (any, error) { _, k, err := ed25519.GenerateKey(rand.Reader); return k, err }},
+	{rsaKeyFile, func() (any, error) { return rsa.GenerateKey(rand.Reader, rsaKeyBits) }},
+}
+
 // LoadOrCreateHostKeys loads the server's host keys from dir, creating an Ed25519 and a
 // 3072-bit RSA key (0600 files) on first start. created reports whether any key was made.
 // The RSA key signs only with SHA-2 (rsa-sha2-512, rsa-sha2-256), never SHA-1.
@@ -30,15 +39,24 @@ func LoadOrCreateHostKeys(dir string) (signers []ssh.Signer, created bool, err e
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("sftpd: cannot create the host key directory %q: %w", dir, err)
 	}
-	for _, k := range []struct {
-		file string
-		gen  func() (any, error)
-	}{
-		{ed25519KeyFile, func() (any, error) { _, k, err := ed25519.GenerateKey(rand.Reader); return k, err }},
-		{rsaKeyFile, func() (any, error) { return rsa.GenerateKey(rand.Reader, rsaKeyBits) }},
-	} {
-		path := filepath.Join(dir, k.file)
-		s, made, err := loadOrCreate(path, k.gen)
+	return loadHostKeys(dir, true)
+}
+
+// LoadHostKeys loads the host keys that LoadOrCreateHostKeys made in dir, creating none:
+// for commands that report them while the server may run. An error wrapping
+// fs.ErrNotExist says that a key is not there yet.
+func LoadHostKeys(dir string) ([]ssh.Signer, error) {
+	signers, _, err := loadHostKeys(dir, false)
+	return signers, err
+}
+
+func loadHostKeys(dir string, create bool) (signers []ssh.Signer, created bool, err error) {
+	for _, k := range hostKeyFiles {
+		gen := k.gen
+		if !create {
+			gen = nil
+		}
+		s, made, err := loadOrCreate(filepath.Join(dir, k.file), gen)
 		if err != nil {
 			return nil, false, err
 		}
@@ -46,21 +64,6 @@ func LoadOrCreateHostKeys(dir string) (signers []ssh.Signer, created bool, err e
 		signers = append(signers, s)
 	}
 	return signers, created, nil
-}
-
-// LoadHostKeys loads the host keys that LoadOrCreateHostKeys made in dir, creating none:
-// for commands that report them while the server may run. An error wrapping
-// fs.ErrNotExist says that a key is not there yet.
-func LoadHostKeys(dir string) ([]ssh.Signer, error) {
-	var signers []ssh.Signer
-	for _, file := range []string{ed25519KeyFile, rsaKeyFile} {
-		s, _, err := loadOrCreate(filepath.Join(dir, file), nil)
-		if err != nil {
-			return nil, err
-		}
-		signers = append(signers, s)
-	}
-	return signers, nil
 }
 
 // loadOrCreate loads the host key at path, creating it with gen when it is not there (a
@@ -133,18 +136,20 @@ func Fingerprints(signers []ssh.Signer) []string {
 	out := make([]string, 0, len(signers))
 	for _, s := range signers {
 		pub := s.PublicKey()
-		var name string
-		switch pub.Type() {
-		case ssh.KeyAlgoED25519:
-			name = "ED25519"
-		case ssh.KeyAlgoRSA:
-			name = "RSA"
-		case ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521:
-			name = "ECDSA"
-		default:
-			name = pub.Type()
-		}
-		out = append(out, name+" "+ssh.FingerprintSHA256(pub))
+		out = append(out, keyTypeName(pub)+" "+ssh.FingerprintSHA256(pub))
 	}
 	return out
+}
+
+// keyTypeName names a host key's type as OpenSSH prints it: "ED25519", "RSA", "ECDSA".
+func keyTypeName(pub ssh.PublicKey) string {
+	switch pub.Type() {
+	case ssh.KeyAlgoED25519:
+		return "ED25519"
+	case ssh.KeyAlgoRSA:
+		return "RSA"
+	case ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521:
+		return "ECDSA"
+	}
+	return pub.Type()
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -494,18 +493,17 @@ func probeGrace(handshake time.Duration) time.Duration { return handshake / 10 }
 // hostKeyTypes names the types of the server's host keys as OpenSSH prints them.
 func hostKeyTypes(keys []ssh.Signer) []string {
 	var out []string
-	for _, fp := range Fingerprints(keys) {
-		name, _, _ := strings.Cut(fp, " ")
-		out = append(out, name)
+	for _, k := range keys {
+		out = append(out, keyTypeName(k.PublicKey()))
 	}
 	return out
 }
 
 // refusalLog limits the warnings about clients refused for their algorithms to one per
-// address and kind of algorithm in refusalQuiet (so that an ssh-keyscan's host key probe
-// does not hide a cipher refusal from the same address): an old client retrying from cron, or a scanner, would
-// otherwise fill the log before anyone signs in. The rest go to DEBUG. Its memory is
-// bounded: when it holds refusalMax addresses it starts over.
+// address and kind of algorithm in refusalQuiet: an old client retrying from cron, or a
+// scanner, would otherwise fill the log before anyone signs in, and per kind an
+// ssh-keyscan's host key probe does not hide a cipher refusal from the same address. The
+// rest go to DEBUG. Its memory is bounded: when it holds refusalMax entries it starts over.
 type refusalLog struct {
 	mu   sync.Mutex
 	last map[string]time.Time
@@ -609,7 +607,7 @@ func (c *conn) serve() {
 		// most its version line is a health check (a load balancer's, a monitoring
 		// probe's): not scored, or one check every 15 seconds would ban the monitoring
 		// host. One that held its slot longer is scored whatever it sent.
-		probe := !c.nc.spoke.Load() && !errors.Is(err, os.ErrDeadlineExceeded) && time.Since(started) < probeGrace(c.srv.cfg.HandshakeTimeout)
+		probe := !c.nc.spoke.Load() && time.Since(started) < probeGrace(c.srv.cfg.HandshakeTimeout)
 		if d := c.srv.cfg.Defender; d != nil && !tried && !probe {
 			// Nobody signs in without trying a user name: a scanner, or a client that
 			// does not accept our algorithms.
