@@ -58,4 +58,16 @@ func TestSFTPHostKeys(t *testing.T) {
 			t.Fatalf("the known_hosts lines do not accept the host key %s: %v", s.PublicKey().Type(), err)
 		}
 	}
+
+	// Keys kept elsewhere (--sftp-host-keys, as serve takes it), and port 22 needs no
+	// brackets in known_hosts.
+	other := filepath.Join(t.TempDir(), "keys")
+	moved, _, err := sftpd.LoadOrCreateHostKeys(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = c.run("", "sftp", "hostkeys", "--sftp-host-keys", other, "--host", "files.example.org", "--port", "22")
+	if code != exitOK || !strings.Contains(stdout, sftpd.Fingerprints(moved)[0]) || !strings.Contains(stdout, "\nfiles.example.org ssh-ed25519 ") {
+		t.Fatalf("sftp hostkeys --sftp-host-keys: %d %q\n%s", code, stderr, stdout)
+	}
 }
